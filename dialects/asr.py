@@ -1,0 +1,173 @@
+"""Offline speech recognition: a plugin base class and the faster-whisper implementation.
+
+The Whisper model always comes from a local directory (see :mod:`tierline.dialects.models`);
+a model *name* would make faster-whisper download from a hub, which fails offline.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tierline.dialects.records import Transcript
+
+DOMAIN_PROMPT = "客服电话录音。客户咨询产品价格、预算、坐席数量、续费、投诉和转人工。"
+"""Default decoder prompt: primes call-centre vocabulary (see README for its measured effect)."""
+
+_LOOP = re.compile(r"(.{1,4}?)\1{3,}")
+_PUNCT_ONLY = re.compile(r"^[\s\W_]*$")
+
+
+@dataclass(frozen=True)
+class AsrConfig:
+    """Decoding settings.
+
+    Attributes:
+        language: Forced language (auto-detect mislabels short clips).
+        beam_size: Beam width.
+        compute_type: CTranslate2 compute type (int8 on CPU).
+        cpu_threads: Intra-op threads per decode.
+        initial_prompt: Domain prompt; None disables it. Echoes of it are removed.
+        t2s: Convert Traditional output to Simplified with OpenCC.
+    """
+
+    language: str = "zh"
+    beam_size: int = 5
+    compute_type: str = "int8"
+    cpu_threads: int = 2
+    initial_prompt: str | None = DOMAIN_PROMPT
+    t2s: bool = True
+
+
+class ASR:
+    """Base class of speech recognisers.
+
+    Subclasses implement :meth:`_transcribe_impl`; callers use :meth:`transcribe`,
+    which validates the input and never sees a model-specific type.
+
+    Attributes:
+        streaming: Whether partial results are available while audio arrives.
+        sample_rate: Rate the recogniser expects.
+    """
+
+    streaming: bool = False
+    sample_rate: int = 16_000
+
+    def transcribe(self, audio: np.ndarray) -> Transcript:
+        """Recognise one utterance of float32 mono audio at :attr:`sample_rate`."""
+        audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+        if audio.size == 0:
+            return Transcript("", self.language, None, 0.0, 0.0, 0.0, 1.0)
+        return self._transcribe_impl(audio)
+
+    @property
+    def language(self) -> str:
+        return "zh"
+
+    def _transcribe_impl(self, audio: np.ndarray) -> Transcript:
+        raise NotImplementedError
+
+
+class FakeASR(ASR):
+    """Returns scripted texts in order; for unit tests of the stages after ASR."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self._texts = list(texts)
+
+    def _transcribe_impl(self, audio: np.ndarray) -> Transcript:
+        text = self._texts.pop(0) if self._texts else ""
+        dur = len(audio) / self.sample_rate
+        return Transcript(text, "zh", None, 0.0, dur, 1.0 if text else 0.0, 0.0)
+
+
+def remove_prompt_echo(text: str, prompt: str | None, min_run: int = 6) -> str:
+    """Drop clauses that repeat a run of ``min_run``+ characters of the decoder prompt.
+
+    Whisper sometimes regurgitates its prompt on unclear audio; an echo would inject
+    words such as 投诉 or 转人工 the caller never said.
+    """
+    if not prompt or not text:
+        return text
+    grams = {prompt[i : i + min_run] for i in range(len(prompt) - min_run + 1)}
+    clauses = re.split(r"(?<=[。！？!?，,、；;])", text)
+    kept = [c for c in clauses if not any(c[i : i + min_run] in grams for i in range(len(c)))]
+    return "".join(kept)
+
+
+def collapse_loops(text: str) -> str:
+    """Collapse decoder loops ("小小小小小…", "大意,大意,大意…") to one occurrence."""
+    return _LOOP.sub(r"\1", text)
+
+
+class WhisperASR(ASR):
+    """faster-whisper (CTranslate2) recogniser on a local model directory.
+
+    Args:
+        model_dir: Directory with model.bin, config.json, tokenizer.json, vocabulary.txt.
+        config: Decoding settings.
+    """
+
+    def __init__(self, model_dir: str | Path, config: AsrConfig | None = None) -> None:
+        from faster_whisper import WhisperModel
+
+        self.config = config or AsrConfig()
+        self.model_dir = Path(model_dir)
+        self._model = WhisperModel(
+            str(self.model_dir),
+            device="cpu",
+            compute_type=self.config.compute_type,
+            cpu_threads=self.config.cpu_threads,
+            local_files_only=True,
+        )
+        self._lock = threading.Lock()
+        self._t2s = None
+        if self.config.t2s:
+            import opencc
+
+            self._t2s = opencc.OpenCC("t2s")
+
+    @property
+    def language(self) -> str:
+        return self.config.language
+
+    def _transcribe_impl(self, audio: np.ndarray) -> Transcript:
+        cfg = self.config
+        with self._lock:  # one CTranslate2 model instance decodes one input at a time
+            segments, _info = self._model.transcribe(
+                audio,
+                language=cfg.language,
+                beam_size=cfg.beam_size,
+                temperature=0.0,
+                condition_on_previous_text=False,
+                initial_prompt=cfg.initial_prompt,
+                vad_filter=False,
+                without_timestamps=False,
+            )
+            segments = list(segments)
+        texts, logprobs, no_speech = [], [], []
+        for seg in segments:
+            texts.append(seg.text)
+            logprobs.append(seg.avg_logprob)
+            no_speech.append(seg.no_speech_prob)
+        text = "".join(texts).strip()
+        if self._t2s is not None:
+            text = self._t2s.convert(text)
+        text = collapse_loops(remove_prompt_echo(text, cfg.initial_prompt))
+        if _PUNCT_ONLY.match(text):
+            text = ""
+        start = segments[0].start if segments else 0.0
+        end = segments[-1].end if segments else 0.0
+        confidence = math.exp(float(np.mean(logprobs))) if (text and logprobs) else 0.0
+        return Transcript(
+            text=text,
+            language=cfg.language,
+            dialect=None,
+            start_s=float(start),
+            end_s=float(min(end, len(audio) / self.sample_rate)),
+            confidence=round(min(1.0, confidence), 4),
+            no_speech_prob=float(max(no_speech)) if no_speech else 1.0,
+        )

@@ -1,0 +1,28 @@
+"""Typed records produced by the ASR stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What the recogniser heard in one utterance.
+
+    Attributes:
+        text: Simplified-Chinese text, guards applied (prompt echo and loops removed).
+        language: Language code the decoder used (e.g. "zh").
+        dialect: Dialect label when a dialect identifier ran, else None.
+        start_s: Start of the recognised speech, seconds, relative to the utterance.
+        end_s: End of the recognised speech, seconds, relative to the utterance.
+        confidence: exp(mean token log-probability), in [0, 1]; 0 for empty text.
+        no_speech_prob: Whisper's probability that the window holds no speech.
+    """
+
+    text: str
+    language: str
+    dialect: str | None
+    start_s: float
+    end_s: float
+    confidence: float
+    no_speech_prob: float = 0.0
