@@ -1,0 +1,204 @@
+"""Entity extraction: budget (CNY), seat count, timeline, product edition, competitor.
+
+Rules over :func:`tierline.nlu.numerals.find_numbers`; the text is expected to be normalised
+(Simplified, NFKC) by the caller, but raw text works for the common cases.
+
+Budget: a number counts as money when it carries a money unit (元/块/rmb/人民币, or the big
+units 万/亿/k/w) or follows a budget word (预算/投入/花/出/报价/价位/费用/资金/...) in the same
+clause, and is not followed by a seat or time unit. Numbers in a clause that names a competitor
+or another vendor (``钉钉报价才三万``), discounts (``便宜两万``), percentages, phone numbers
+and years are not budgets. Among several, budget-word amounts win over unit-only ones; the
+largest wins within a group. Ranges give their lower bound.
+
+Seats: a number followed by a people/account/store/seat/user/agent unit; the largest wins.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tierline.nlu.numerals import NumberSpan, find_numbers
+from tierline.nlu.records import Entities
+
+__all__ = ["extract_budget", "extract_competitor", "extract_entities", "extract_product",
+           "extract_seats", "extract_timeline"]
+
+_BUDGET_WORDS = ("预算", "投入", "花", "出", "报价", "价位", "费用", "资金", "经费", "成本",
+                 "价格", "打算拿", "准备拿", "拨了", "批了", "控制在", "不超过")
+_BUDGET_WORD_RE = re.compile("|".join(_BUDGET_WORDS))
+_MONEY_AFTER = re.compile(r"^\s*(?:块钱|块|元|圆|rmb|RMB|人民币|万元|万块)")
+_MONEY_BEFORE = re.compile(r"(?:人民币|¥|￥|rmb|RMB)\s*$")
+_SEAT_UNITS = (
+    "个坐席", "个座席", "个席位", "个账号", "个帐号", "个门店", "个员工", "个用户", "个终端",
+    "个客服", "个销售", "个工位", "个子账号", "个分店", "个人", "个店",
+    "家门店", "家分店", "家分公司", "家店", "家连锁",
+    "坐席", "座席", "席位", "账号", "帐号", "门店", "员工", "用户", "终端", "客服", "销售",
+    "人", "名", "位", "台",
+)
+_SEAT_AFTER = re.compile(
+    r"^\s*(?:来|多|余|左右|上下)?\s*(?:" + "|".join(map(re.escape, _SEAT_UNITS)) + ")")
+_SEAT_EXCLUDE_AFTER = re.compile(r"^\s*(?:来|多|余)?\s*(?:人民币|位数|名额|台湾)")
+_SEAT_PREFIX = re.compile(
+    r"(?:人数|员工数?|用户数|坐席数|座席数|账号数|门店数|团队|编制)(?:有|是|大概|大约|约|在|差不多)*\s*$")
+_NOT_AMOUNT_AFTER = re.compile(
+    r"^\s*(?:来|多|余)?\s*(?:年|个月|月|天|日|号|周|星期|礼拜|小时|分钟|秒|岁|%|％|倍|折|次|点|楼"
+    r"|层|期|级|g|G|m|M|公里|米|斤|个点)")
+_DISCOUNT_BEFORE = re.compile(r"(?:便宜|优惠|降|少|差|省|贵|多花|多出|涨|打)\s*了?\s*$")
+_OTHER_VENDOR = re.compile(r"别家|人家|其他家|他们家|竞品|对手|友商|别的厂|同行")
+_CLAUSE_SPLIT = re.compile(r"[，,。.！!？?；;\n]")
+
+_TIMELINE = (
+    "下个季度", "下季度", "本季度", "这个季度", "季度末", "季度底",
+    "下个月", "下月", "这个月", "本月", "月底", "月初", "月中", "下半月",
+    "下个星期", "下星期", "下礼拜", "下周", "这周", "本周", "周末",
+    "年底", "年初", "年前", "年后", "年内", "年中", "明年", "今年", "后年", "下半年", "上半年",
+    "尽快", "马上", "立刻", "立即", "越快越好", "近期", "这两天", "明天", "后天", "今天",
+    "春节前", "春节后", "国庆前", "国庆后", "节后", "节前",
+)
+_CN_NUM = "一二两三四五六七八九十半几0-9"
+_TIMELINE_RE = re.compile(
+    rf"(?:[{_CN_NUM}]+个?(?:月|周|星期|礼拜|天|工作日|季度)(?:以内|之内|内))"
+    r"|(?<![A-Za-z])[Qq][1-4](?![0-9])"
+    r"|第[一二三四1-4]季度"
+    rf"|(?:[{_CN_NUM}]{{1,3}}月(?:份)?(?:底|初|中|前|之前)?)(?!元|块)"
+    r"|" + "|".join(sorted(map(re.escape, _TIMELINE), key=len, reverse=True))
+)
+_PRODUCT_RE = re.compile(r"基础版|标准版|专业版|旗舰版|企业版|私有化部署|私有部署|本地化部署")
+_PRODUCT_CANON = {"私有部署": "私有化部署", "本地化部署": "私有化部署"}
+_COMPETITOR_RE = re.compile(
+    r"钉钉|企业微信|企微|飞书|salesforce|纷享销客|分享销客|销售易|用友|金蝶|华为云|阿里云|腾讯",
+    re.IGNORECASE)
+_COMPETITOR_CANON = {"企微": "企业微信", "分享销客": "纷享销客", "salesforce": "Salesforce"}
+
+
+def _clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    left = 0
+    for m in _CLAUSE_SPLIT.finditer(text, 0, start):
+        # a thousands separator or decimal point inside a number is not a clause break
+        if m.group(0) in ",." and m.start() > 0 and text[m.start() - 1].isdigit():
+            continue
+        left = m.end()
+    m = _CLAUSE_SPLIT.search(text, end)
+    right = m.start() if m else len(text)
+    return left, right
+
+
+def _is_percent(text: str, span: NumberSpan) -> bool:
+    return text[max(0, span.start - 3):span.start].endswith("百分之")
+
+
+def _has_big_unit(span: NumberSpan) -> bool:
+    return any(c in span.text for c in "万亿萬億kKwW")
+
+
+def extract_budget(text: str, spans: list[NumberSpan] | None = None) -> float | None:
+    """Money amount the caller states as budget or spend, in CNY.
+
+    Args:
+        text: The utterance.
+        spans: Numbers already found in ``text`` (computed when omitted).
+
+    Returns:
+        The amount (lower bound of a range) or ``None``.
+    """
+    spans = find_numbers(text) if spans is None else spans
+    keyed: list[float] = []
+    unit_only: list[float] = []
+    for sp in spans:
+        after = text[sp.end:sp.end + 6]
+        if sp.value <= 0 or _is_percent(text, sp):
+            continue
+        if _NOT_AMOUNT_AFTER.match(after):
+            continue
+        if _SEAT_AFTER.match(after) and not _MONEY_AFTER.match(after):
+            continue
+        left, right = _clause_bounds(text, sp.start, sp.end)
+        before = text[left:sp.start]
+        clause = text[left:right]
+        if _COMPETITOR_RE.search(clause) or _OTHER_VENDOR.search(clause):
+            continue
+        if _DISCOUNT_BEFORE.search(before):
+            continue
+        money_unit = (_has_big_unit(sp) or bool(_MONEY_AFTER.match(after))
+                      or bool(_MONEY_BEFORE.search(before)))
+        keyword = bool(_BUDGET_WORD_RE.search(before))
+        if keyword and (money_unit or sp.value >= 100):
+            keyed.append(sp.value)
+        elif money_unit:
+            unit_only.append(sp.value)
+    if keyed:
+        return max(keyed)
+    if unit_only:
+        return max(unit_only)
+    return None
+
+
+def extract_seats(text: str, spans: list[NumberSpan] | None = None) -> int | None:
+    """Count of people, accounts, stores, seats, users or agents (the largest mentioned).
+
+    Args:
+        text: The utterance.
+        spans: Numbers already found in ``text`` (computed when omitted).
+
+    Returns:
+        The count or ``None``.
+    """
+    spans = find_numbers(text) if spans is None else spans
+    best: int | None = None
+    for sp in spans:
+        if sp.value < 1 or _is_percent(text, sp) or not float(sp.value).is_integer():
+            continue
+        after = text[sp.end:sp.end + 6]
+        if _SEAT_EXCLUDE_AFTER.match(after):
+            continue
+        seat = bool(_SEAT_AFTER.match(after))
+        if not seat:
+            before = text[max(0, sp.start - 8):sp.start]
+            seat = bool(_SEAT_PREFIX.search(before)) and not _has_big_unit(sp) and not (
+                _MONEY_AFTER.match(after) or _NOT_AMOUNT_AFTER.match(after))
+        if seat:
+            v = int(sp.value)
+            best = v if best is None else max(best, v)
+    return best
+
+
+def extract_timeline(text: str) -> str | None:
+    """First time phrase in the utterance, as spoken (``下个月``, ``三个月内``, ``Q3``)."""
+    m = _TIMELINE_RE.search(text)
+    return m.group(0) if m else None
+
+
+def extract_product(text: str) -> str | None:
+    """First edition name mentioned (``企业版``); ``私有部署`` → ``私有化部署``."""
+    m = _PRODUCT_RE.search(text)
+    return _PRODUCT_CANON.get(m.group(0), m.group(0)) if m else None
+
+
+def extract_competitor(text: str) -> str | None:
+    """First competitor mentioned, canonical name (``企微`` → ``企业微信``)."""
+    m = _COMPETITOR_RE.search(text)
+    if not m:
+        return None
+    name = m.group(0)
+    return _COMPETITOR_CANON.get(name.lower(), _COMPETITOR_CANON.get(name, name))
+
+
+def extract_entities(text: str) -> Entities:
+    """Extract all entity slots from one utterance.
+
+    Args:
+        text: The utterance (ideally Simplified and NFKC-normalised).
+
+    Returns:
+        An :class:`Entities` record; unmentioned slots are ``None``.
+    """
+    if not isinstance(text, str) or not text:
+        return Entities()
+    spans = find_numbers(text)
+    return Entities(
+        budget_cny=extract_budget(text, spans),
+        seats=extract_seats(text, spans),
+        timeline=extract_timeline(text),
+        product=extract_product(text),
+        competitor=extract_competitor(text),
+    )
