@@ -1,0 +1,94 @@
+"""Typed records of a call as the agent sees it, and their JSON form (ARCHITECTURE.md contract)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tierline.agent.policy import RouteDecision
+from tierline.audio.records import Emotion
+from tierline.segmentation.records import TierUpdate
+
+
+@dataclass(frozen=True)
+class TurnRecord:
+    """Everything decided about one caller turn.
+
+    Attributes:
+        index: 0-based caller turn number.
+        start_s: Start of the turn in the call timeline, seconds.
+        end_s: End of the turn, seconds.
+        text: What the caller said (ASR output or typed text).
+        language: Language code.
+        dialect: Dialect label or None.
+        intent: (label, score) of the top intent.
+        intents: Top-3 intents.
+        entities: Entities found in the turn.
+        emotion: Caller emotion.
+        tier: Tier after this turn.
+        route: Route decision after this turn.
+        latency_ms: asr, nlu, tier, decision (see ARCHITECTURE.md).
+        asr_confidence: Recogniser confidence, None for text turns.
+    """
+
+    index: int
+    start_s: float
+    end_s: float
+    text: str
+    language: str
+    dialect: str | None
+    intent: tuple[str, float]
+    intents: tuple[tuple[str, float], ...]
+    entities: dict[str, Any]
+    emotion: Emotion
+    tier: TierUpdate
+    route: RouteDecision
+    latency_ms: dict[str, float]
+    asr_confidence: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "start_s": round(self.start_s, 2),
+            "end_s": round(self.end_s, 2),
+            "text": self.text,
+            "language": self.language,
+            "dialect": self.dialect,
+            "intent": {"label": self.intent[0], "score": round(self.intent[1], 4)},
+            "entities": self.entities,
+            "emotion": {"label": self.emotion.label, "arousal": self.emotion.arousal},
+            "tier": {
+                "label": self.tier.label,
+                "scores": self.tier.scores,
+                "reasons": list(self.tier.reasons),
+            },
+            "latency_ms": {k: round(v, 1) for k, v in self.latency_ms.items()},
+        }
+
+
+@dataclass
+class CallRecord:
+    """A whole call: metadata, turns so far, the final tier and the route.
+
+    Mutable on purpose: turns are appended as they are decided, so a call that dies
+    mid-way keeps every turn it already had.
+    """
+
+    call: dict[str, Any]
+    initial_tier: TierUpdate
+    turns: list[TurnRecord] = field(default_factory=list)
+    route: RouteDecision | None = None
+
+    @property
+    def final_tier(self) -> TierUpdate:
+        return self.turns[-1].tier if self.turns else self.initial_tier
+
+    def to_dict(self) -> dict[str, Any]:
+        route = self.route or RouteDecision(
+            "continue", None, None, f"no caller turns; tier {self.final_tier.label} from CRM")
+        return {
+            "call": self.call,
+            "turns": [t.to_dict() for t in self.turns],
+            "final_tier": self.final_tier.label,
+            "route": route.to_dict(),
+        }

@@ -1,0 +1,115 @@
+"""One call's pipeline: utterance → ASR → NLU → emotion → tier → route, turn after turn.
+
+Transport-independent: replay, the SIP endpoint and LiveKit all feed a :class:`CallSession`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from tierline.agent.policy import RouteDecision, RoutingPolicy
+from tierline.agent.records import CallRecord, TurnRecord
+from tierline.audio.emotion import emotion_from_words
+from tierline.audio.records import Utterance
+from tierline.dialects.asr import ASR
+from tierline.nlu.pipeline import Nlu
+from tierline.segmentation.features import CustomerProfile
+from tierline.segmentation.records import TurnEvidence
+from tierline.segmentation.tier import TierScorer
+
+
+@dataclass(frozen=True)
+class Models:
+    """Models loaded once per process and shared by every call."""
+
+    nlu: Nlu
+    asr: ASR | None = None
+
+
+class CallSession:
+    """Decides tier and route after every caller turn of one call.
+
+    Args:
+        models: Shared models.
+        customer: CRM record of the caller.
+        call: Call metadata copied into the record.
+        policy: Routing policy.
+    """
+
+    def __init__(self, models: Models, customer: CustomerProfile, call: dict,
+                 policy: RoutingPolicy | None = None) -> None:
+        self.models = models
+        self.policy = policy or RoutingPolicy()
+        self.scorer = TierScorer(customer)
+        self.record = CallRecord(call=call, initial_tier=self.scorer.initial())
+
+    @property
+    def route(self) -> RouteDecision | None:
+        return self.record.route
+
+    def on_utterance(self, utt: Utterance, detected_at: float | None = None) -> TurnRecord | None:
+        """Transcribe one utterance and decide on it.
+
+        Args:
+            utt: Utterance closed by the endpointer.
+            detected_at: ``time.perf_counter()`` when the endpointer could first know the
+                turn had ended; the decision latency is measured from it.
+
+        Returns:
+            The turn record, or None when the recogniser heard no words.
+        """
+        if self.models.asr is None:
+            raise RuntimeError("this session has no ASR model")
+        detected_at = time.perf_counter() if detected_at is None else detected_at
+        t0 = time.perf_counter()
+        transcript = self.models.asr.transcribe(utt.audio)
+        asr_ms = (time.perf_counter() - t0) * 1000
+        if not transcript.text:
+            return None
+        return self.on_text(
+            transcript.text, utt.start_s, utt.end_s, transcript.language, transcript.dialect,
+            asr_ms=asr_ms, detected_at=detected_at, asr_confidence=transcript.confidence,
+        )
+
+    def on_text(self, text: str, start_s: float = 0.0, end_s: float = 0.0,
+                language: str = "zh", dialect: str | None = None, asr_ms: float = 0.0,
+                detected_at: float | None = None,
+                asr_confidence: float | None = None) -> TurnRecord:
+        """Decide on one caller turn given as text."""
+        detected_at = time.perf_counter() if detected_at is None else detected_at
+        t0 = time.perf_counter()
+        nlu = self.models.nlu.analyze(text)
+        t1 = time.perf_counter()
+        scores = nlu.scores
+        emotion = emotion_from_words(nlu.sentiment, nlu.anger, scores.get("hesitation", 0.0))
+        evidence = TurnEvidence(
+            intent_scores=scores,
+            budget_cny=nlu.entities.budget_cny,
+            seats=nlu.entities.seats,
+            sentiment=nlu.sentiment,
+            anger=nlu.anger,
+            emotion=emotion.label,
+            arousal=emotion.arousal,
+            competitor=nlu.entities.competitor,
+        )
+        tier = self.scorer.update(evidence)
+        t2 = time.perf_counter()
+        index = len(self.record.turns)
+        decision = self.policy.decide(
+            index, tier.label, nlu.intent.label, emotion.label,
+            tier.reasons[0] if tier.reasons else "")
+        t3 = time.perf_counter()
+        if self.record.route is None or self.record.route.action != "transfer":
+            self.record.route = decision
+        turn = TurnRecord(
+            index=index, start_s=start_s, end_s=end_s, text=text, language=language,
+            dialect=dialect, intent=(nlu.intent.label, nlu.intent.score),
+            intents=tuple((i.label, i.score) for i in nlu.intents),
+            entities=nlu.entities.to_dict(), emotion=emotion, tier=tier, route=decision,
+            latency_ms={"asr": asr_ms, "nlu": (t1 - t0) * 1000, "tier": (t2 - t1) * 1000,
+                        "decision": (t3 - detected_at) * 1000},
+            asr_confidence=asr_confidence,
+        )
+        self.record.turns.append(turn)
+        return turn
