@@ -1,0 +1,169 @@
+"""Regenerate the bundled sample calls (8 kHz μ-law WAV) with espeak-ng.
+
+Each call is a list of caller turns spoken by espeak-ng's ``cmn-latn-pinyin`` voice (the text
+is turned into numbered pinyin with pypinyin; the plain ``cmn`` voice misreads characters),
+separated by pauses, with a little seeded line noise, written as 8 kHz μ-law like a phone
+line. ``stereo`` calls put bot prompts on channel 0 (agent) and the caller on channel 1.
+Next to every ``NAME.wav`` go ``NAME.customer.json`` (CRM features) and
+``NAME.expected.json`` (tier and route the pipeline must reach).
+
+Usage: python samples/make_samples.py [--out samples/calls]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+from pypinyin import Style, lazy_pinyin
+
+RATE = 8000
+PAUSE_S = 1.4
+SPEED_WPM = "140"
+WORD_GAP = "2"
+
+CALLS: list[dict] = [
+    {
+        "id": "high_budget_senior_sales",
+        "turns": ["你好，我们公司想采购一套客服系统。", "我们的预算是一百二十万。",
+                  "大概有两百个座席需要使用。"],
+        "customer": {"id": "C1001", "name": "华东物流", "browse_duration": 45,
+                     "click_times": 80, "consult_count": 3, "contract_value": 0,
+                     "renewal_rate": 0, "response_speed": 2, "complaint_count": 0,
+                     "referral_count": 0},
+        "expected": {"tier": "high", "action": "transfer", "queue": "senior_sales"},
+    },
+    {
+        "id": "high_customization_senior_sales",
+        "turns": ["你们的系统能不能定制开发？", "我们的流程比较特殊，需要定制审批功能。",
+                  "如果能定制报表，我们就签合同。"],
+        "customer": {"id": "C1002", "name": "南方医药", "browse_duration": 20,
+                     "click_times": 30, "consult_count": 2, "contract_value": 0,
+                     "renewal_rate": 0, "response_speed": 6, "complaint_count": 0,
+                     "referral_count": 0},
+        "expected": {"tier": "high", "action": "transfer", "queue": "senior_sales"},
+    },
+    {
+        "id": "medium_price_continue",
+        "stereo": True,
+        "agent": ["您好，这里是云帆科技，请问有什么可以帮您？", "好的，我们有免费试用。"],
+        "turns": ["你好，我想问一下你们的价格是多少。", "可以先试用一下吗？"],
+        "customer": {"id": "C1003", "name": "个体商户", "browse_duration": 12,
+                     "click_times": 15, "consult_count": 1},
+        "expected": {"tier": "medium", "action": "continue", "queue": None},
+    },
+    {
+        "id": "medium_hesitant_continue",
+        "turns": ["你们的功能听起来还不错。", "不过我再考虑一下吧。"],
+        "customer": {"id": "C1004", "name": "杭州教育", "browse_duration": 30,
+                     "click_times": 40, "consult_count": 2, "contract_value": 0,
+                     "renewal_rate": 0, "response_speed": 12, "complaint_count": 0,
+                     "referral_count": 0},
+        "expected": {"tier": "medium", "action": "continue", "queue": None},
+    },
+    {
+        "id": "low_refusal_continue",
+        "turns": ["不需要，谢谢。", "我们不感兴趣，以后不用再打了。"],
+        "customer": {"id": "C1005", "browse_duration": 0, "click_times": 0,
+                     "consult_count": 0, "contract_value": 0, "renewal_rate": 0,
+                     "response_speed": 48, "complaint_count": 0, "referral_count": 0},
+        "expected": {"tier": "low", "action": "continue", "queue": None},
+    },
+    {
+        "id": "churn_competitor_retention",
+        "turns": ["我们的合同下个月就到期了。", "钉钉的报价便宜一半，我们打算不续费了。"],
+        "customer": {"id": "C1006", "name": "星河零售", "browse_duration": 5,
+                     "click_times": 4, "consult_count": 6, "contract_value": 300000,
+                     "renewal_rate": 0.5, "response_speed": 24, "complaint_count": 2,
+                     "referral_count": 1},
+        "expected": {"tier": "churn_risk", "action": "transfer", "queue": "retention"},
+    },
+    {
+        "id": "angry_care",
+        "turns": ["你们的系统又崩了，我非常生气！", "我要投诉你们！"],
+        "customer": {"id": "C1007", "name": "北辰制造", "browse_duration": 2,
+                     "click_times": 3, "consult_count": 8, "contract_value": 150000,
+                     "renewal_rate": 1.0, "response_speed": 4, "complaint_count": 1,
+                     "referral_count": 0},
+        "expected": {"tier": "churn_risk", "action": "transfer", "queue": "care"},
+    },
+    {
+        "id": "human_request_general",
+        "turns": ["我想咨询一下开发票的问题。", "请帮我转人工客服。"],
+        "customer": {"id": "C1008", "name": "西岭餐饮", "browse_duration": 10,
+                     "click_times": 12, "consult_count": 1, "contract_value": 20000,
+                     "renewal_rate": 1.0, "response_speed": 8, "complaint_count": 0,
+                     "referral_count": 0},
+        "expected": {"tier": "medium", "action": "transfer", "queue": "general"},
+    },
+]
+
+
+def speak(text: str, workdir: Path) -> np.ndarray:
+    """Render Mandarin text with espeak-ng's pinyin voice; float32 at 8 kHz."""
+    pinyin = " ".join(lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True,
+                                  tone_sandhi=True))
+    wav = workdir / "tts.wav"
+    subprocess.run(["espeak-ng", "-v", "cmn-latn-pinyin", "-s", SPEED_WPM, "-g", WORD_GAP,
+                    "-a", "80", "-w", str(wav), pinyin], check=True, capture_output=True)
+    audio, rate = sf.read(wav, dtype="float32")
+    return soxr.resample(audio, rate, RATE).astype(np.float32)
+
+
+def build_call(call: dict, workdir: Path, rng: np.random.Generator) -> np.ndarray:
+    """Lay the turns out on a timeline; returns (n,) mono or (n, 2) agent/caller."""
+    pause = np.zeros(int(PAUSE_S * RATE), np.float32)
+    agent_turns = call.get("agent", [])
+    caller, agent = [pause], [pause]
+    for i, text in enumerate(call["turns"]):
+        if call.get("stereo") and i < len(agent_turns):
+            prompt = speak(agent_turns[i], workdir)
+            agent += [prompt, pause]
+            caller += [np.zeros_like(prompt), pause]
+        said = speak(text, workdir)
+        caller += [said, pause]
+        agent += [np.zeros_like(said), pause]
+    caller_track = np.concatenate(caller)
+    noise = rng.normal(0, 10 ** (-55 / 20), caller_track.shape).astype(np.float32)
+    caller_track = np.clip(caller_track * 0.7 + noise, -1, 1)
+    if not call.get("stereo"):
+        return caller_track
+    agent_track = np.clip(np.concatenate(agent) * 0.7 + noise, -1, 1)
+    return np.stack([agent_track, caller_track], axis=1)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(Path(__file__).parent / "calls"))
+    args = parser.parse_args()
+    if shutil.which("espeak-ng") is None:
+        print("make_samples: espeak-ng is not installed (apt-get install espeak-ng)",
+              file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(7)
+    with tempfile.TemporaryDirectory() as tmp:
+        for call in CALLS:
+            audio = build_call(call, Path(tmp), rng)
+            sf.write(out / f"{call['id']}.wav", audio, RATE, subtype="ULAW")
+            for kind in ("customer", "expected"):
+                (out / f"{call['id']}.{kind}.json").write_text(
+                    json.dumps(call[kind], ensure_ascii=False, indent=2) + "\n",
+                    encoding="utf-8")
+            (out / f"{call['id']}.txt").write_text("\n".join(call["turns"]) + "\n",
+                                                    encoding="utf-8")
+            print(f"{call['id']}: {len(audio) / RATE:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
