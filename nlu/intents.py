@@ -83,7 +83,7 @@ _CUES: dict[str, dict[str, float]] = {
         "转到": 1.6, "到期就不": 3.0, "不打算续": 3.2, "停用": 2.8, "注销": 2.4, "销户": 2.8,
         "别家更便宜": 3.0, "便宜一半": 2.6, "别人家": 1.8, "考虑换": 2.8, "迁走": 2.8,
         "不想用了": 2.8, "不用了": 1.6, "终止": 2.4, "钉钉": 1.2, "飞书": 1.2, "企业微信": 1.2,
-        "到期": 1.2,
+        "到期": 0.5,
     },
     "refusal": {
         "不需要": 3.0, "不感兴趣": 3.0, "没兴趣": 3.0, "不用了": 2.2, "别打了": 3.2,
@@ -111,7 +111,7 @@ _NEGATABLE = {"purchase_intent", "trial_request", "customization", "tech_integra
               "bulk_purchase", "price_inquiry"}
 _NEGATION = re.compile(r"(?:不|没|别|不想|不会|不打算|不准备)$")
 _QUESTION = re.compile(r"[吗呢？?]|能不能|可不可以|是不是|有没有|怎么|多少|哪些|什么")
-_TEMPERATURE = 1.0
+_TEMPERATURE = 0.5
 _OTHER_PRIOR = 1.0
 """Logit of ``other``: an utterance needs cue evidence above this to get a real intent."""
 

@@ -1,0 +1,85 @@
+"""Shared pieces of the command line: the bad-input error, JSON output, ASR loading, table lines.
+
+Every subcommand module in :mod:`tierline.agent.commands` uses these so that output formats and
+error handling stay the same across commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+EXIT_BAD_INPUT = 2
+
+
+class UsageError(ValueError):
+    """A command-line value or input file is wrong; printed as one line, exit code 2."""
+
+
+def open_out(target: str | None) -> tuple[TextIO | None, bool]:
+    """Open a ``--json`` target: None, ``-`` (stdout) or a file path.
+
+    Returns:
+        The stream (None when no output is wanted) and whether the caller must close it.
+
+    Raises:
+        UsageError: the file cannot be created.
+    """
+    if target is None:
+        return None, False
+    if target == "-":
+        return sys.stdout, False
+    try:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        return open(target, "w", encoding="utf-8"), True  # noqa: SIM115
+    except OSError as exc:
+        raise UsageError(f"cannot write {target}: {exc.strerror}") from None
+
+
+def emit(out: TextIO | None, obj: dict[str, Any]) -> None:
+    """Write one JSON object as a line and flush (so a crash keeps what was written)."""
+    if out is not None:
+        out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        out.flush()
+
+
+def add_asr_flags(p: argparse.ArgumentParser) -> None:
+    """Flags shared by every command that runs Whisper."""
+    p.add_argument("--asr-model", metavar="DIR",
+                   help="faster-whisper model directory (default: bundled Whisper base)")
+    p.add_argument("--no-prompt", action="store_true",
+                   help="decode without the call-centre domain prompt")
+    p.add_argument("--threads", type=int, default=2, help="CPU threads for ASR (default 2)")
+
+
+def load_asr(args: argparse.Namespace):
+    """Load the Whisper recogniser the ASR flags describe (a local directory, never a hub name)."""
+    from tierline.dialects.asr import AsrConfig, WhisperASR
+    from tierline.dialects.models import resolve_asr_model
+
+    if args.threads < 1:
+        raise UsageError(f"--threads must be at least 1, not {args.threads}")
+    config = AsrConfig(cpu_threads=args.threads)
+    if args.no_prompt:
+        config = AsrConfig(cpu_threads=args.threads, initial_prompt=None)
+    return WhisperASR(resolve_asr_model(args.asr_model), config)
+
+
+def turn_line(turn) -> str:
+    """One table row for a decided caller turn."""
+    ents = " ".join(f"{k}={v}" for k, v in turn.entities.items()) or "-"
+    route = turn.route.queue and f"→ {turn.route.queue}" or "continue"
+    return (f"{turn.start_s:6.1f}–{turn.end_s:6.1f}s  {turn.tier.label:<10} {route:<16} "
+            f"{turn.intent[0]:<17} {turn.emotion.label:<8} {ents:<24} {turn.text}")
+
+
+def summary_line(name: str, result: dict[str, Any]) -> str:
+    """The closing line of a call: turns, final tier and route."""
+    r = result["route"]
+    route = (f"transfer → {r['queue']} at turn {r['at_turn']}" if r["action"] == "transfer"
+             else "continue")
+    return (f"== {name}: {len(result['turns'])} turns, final tier {result['final_tier']}, "
+            f"route {route} ({r['reason']})")
