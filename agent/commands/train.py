@@ -1,0 +1,30 @@
+"""`tierline train nlu|tier ...`: reproduce a shipped model from the repository.
+
+Each model family provides a trainer module with ``add_arguments(parser)`` and
+``run(args) -> int``. Trainer modules import torch/transformers inside ``run`` and raise a
+``UsageError`` naming the ``train`` extra when they are missing, so ``tierline --help`` works
+on a runtime-only install.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+
+TRAINERS: dict[str, tuple[str, str]] = {
+    "nlu": ("tierline.nlu.train", "intent and sentiment models (ONNX INT8)"),
+    "tier": ("tierline.segmentation.train", "tier model (ONNX)"),
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a model from the repository's data")
+    kinds = p.add_subparsers(dest="model", required=True, metavar="MODEL")
+    for name, (module_name, what) in TRAINERS.items():
+        if importlib.util.find_spec(module_name) is None:
+            continue  # this model family has no trainer yet
+        module = importlib.import_module(module_name)
+        q = kinds.add_parser(name, help=f"train the {what}")
+        module.add_arguments(q)
+        q.set_defaults(func=module.run)
