@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tierline.agent.policy import RouteDecision
 from tierline.audio.records import Emotion
 from tierline.segmentation.records import TierUpdate
+
+if TYPE_CHECKING:
+    from tierline.agent.dialog.reply import Reply
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class TurnRecord:
         route: Route decision after this turn.
         latency_ms: asr, nlu, tier, decision (see ARCHITECTURE.md).
         asr_confidence: Recogniser confidence, None for text turns.
+        reply: What the bot answered to this turn (None without a dialog manager).
     """
 
     index: int
@@ -45,9 +49,10 @@ class TurnRecord:
     route: RouteDecision
     latency_ms: dict[str, float]
     asr_confidence: float | None = None
+    reply: Reply | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "index": self.index,
             "start_s": round(self.start_s, 2),
             "end_s": round(self.end_s, 2),
@@ -64,6 +69,9 @@ class TurnRecord:
             },
             "latency_ms": {k: round(v, 1) for k, v in self.latency_ms.items()},
         }
+        if self.reply is not None:
+            out["reply"] = self.reply.to_dict()
+        return out
 
 
 @dataclass
@@ -78,6 +86,7 @@ class CallRecord:
     initial_tier: TierUpdate
     turns: list[TurnRecord] = field(default_factory=list)
     route: RouteDecision | None = None
+    opening: Reply | None = None
 
     @property
     def final_tier(self) -> TierUpdate:
@@ -86,9 +95,12 @@ class CallRecord:
     def to_dict(self) -> dict[str, Any]:
         route = self.route or RouteDecision(
             "continue", None, None, f"no caller turns; tier {self.final_tier.label} from CRM")
-        return {
+        out = {
             "call": self.call,
             "turns": [t.to_dict() for t in self.turns],
             "final_tier": self.final_tier.label,
             "route": route.to_dict(),
         }
+        if self.opening is not None:
+            out["opening"] = self.opening.to_dict()
+        return out

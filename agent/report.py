@@ -16,6 +16,7 @@ th,td{border-bottom:1px solid #ddd;padding:.35em .5em;text-align:left;vertical-a
 th{background:#f4f4f4} .tier{color:#fff;border-radius:3px;padding:0 .4em;white-space:nowrap}
 .route{font-weight:600} .meta{color:#555;font-size:.9em} .err{color:#b5382f}
 .reasons{color:#555;font-size:.85em}
+.bot td{background:#f7f9fc;color:#234;font-size:.85em;border-bottom:1px solid #eee}
 """
 
 
@@ -30,9 +31,24 @@ def _route(route: dict[str, Any]) -> str:
     return "continue (bot keeps the call)"
 
 
+def _bot_row(reply: dict[str, Any] | None) -> str:
+    """A row with the bot's reply (between caller turns); mandatory text is marked."""
+    if not reply or not reply.get("text"):
+        return ""
+    parts = [escape(s["text"]) if s.get("interruptible", True)
+             else f"<b title='not interruptible'>{escape(s['text'])}</b>"
+             for s in reply.get("segments", [])] or [escape(reply["text"])]
+    notes = [n for n, on in (("ends call", reply.get("ended")),
+                             ("do-not-call", reply.get("dnc"))) if on]
+    if reply.get("question_slot"):
+        notes.append(f"asks {reply['question_slot']}")
+    note = f" <span class=reasons>({escape(', '.join(notes))})</span>" if notes else ""
+    return f"<tr class=bot><td>bot</td><td colspan=6>{''.join(parts)}{note}</td></tr>"
+
+
 def _call_section(result: dict[str, Any]) -> str:
     call = result["call"]
-    rows = []
+    rows = [_bot_row(result.get("opening"))]
     for t in result["turns"]:
         ents = ", ".join(f"{escape(k)}={escape(str(v))}" for k, v in t["entities"].items())
         rows.append(
@@ -45,13 +61,13 @@ def _call_section(result: dict[str, Any]) -> str:
             f"<td>{_tier(t['tier']['label'])}"
             f"<div class=reasons>{escape('; '.join(t['tier']['reasons']))}</div></td>"
             f"<td>{t['latency_ms']['asr']:.0f} / {t['latency_ms']['decision']:.0f}</td>"
-            "</tr>"
+            "</tr>" + _bot_row(t.get("reply"))
         )
     table = (
         "<table><tr><th>time</th><th>caller said</th><th>intent</th><th>entities</th>"
         "<th>emotion</th><th>tier after turn</th><th>ASR / decision ms</th></tr>"
         + "".join(rows) + "</table>"
-        if rows else "<p>No caller speech: tier from CRM features only.</p>"
+        if result["turns"] else "<p>No caller speech: tier from CRM features only.</p>"
     )
     err = f'<p class="err">Stopped early: {escape(call["error"])}</p>' if call.get("error") else ""
     expected = call.get("expected")

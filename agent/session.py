@@ -6,7 +6,8 @@ Transport-independent: replay, the SIP endpoint and LiveKit all feed a :class:`C
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from tierline.agent.policy import RouteDecision, RoutingPolicy
 from tierline.agent.records import CallRecord, TurnRecord
@@ -17,6 +18,9 @@ from tierline.nlu.pipeline import Nlu
 from tierline.segmentation.features import CustomerProfile
 from tierline.segmentation.records import TurnEvidence
 from tierline.segmentation.tier import TierScorer
+
+if TYPE_CHECKING:
+    from tierline.agent.dialog import DialogManager, Reply
 
 
 @dataclass(frozen=True)
@@ -35,14 +39,25 @@ class CallSession:
         customer: CRM record of the caller.
         call: Call metadata copied into the record.
         policy: Routing policy.
+        dialog: Optional dialog manager; when given, every turn record carries the bot's
+            reply (``TurnRecord.reply``), chosen after the route decision.
     """
 
     def __init__(self, models: Models, customer: CustomerProfile, call: dict,
-                 policy: RoutingPolicy | None = None) -> None:
+                 policy: RoutingPolicy | None = None,
+                 dialog: DialogManager | None = None) -> None:
         self.models = models
         self.policy = policy or RoutingPolicy()
         self.scorer = TierScorer(customer)
         self.record = CallRecord(call=call, initial_tier=self.scorer.initial())
+        self.dialog = dialog
+
+    def open(self) -> Reply | None:
+        """The bot's opening (disclosure + greeting), recorded in the call; None without dialog."""
+        if self.dialog is None:
+            return None
+        self.record.opening = self.dialog.opening()
+        return self.record.opening
 
     @property
     def route(self) -> RouteDecision | None:
@@ -111,5 +126,22 @@ class CallSession:
                         "decision": (t3 - detected_at) * 1000},
             asr_confidence=asr_confidence,
         )
+        if self.dialog is not None:
+            turn = self._reply(turn, evidence)
         self.record.turns.append(turn)
         return turn
+
+    def _reply(self, turn: TurnRecord, evidence: TurnEvidence) -> TurnRecord:
+        """Attach the dialog manager's reply; a transfer the caller accepted becomes the route."""
+        t0 = time.perf_counter()
+        reply = self.dialog.respond(turn, scorer=self.scorer, evidence=evidence,
+                                    nlu=self.models.nlu)
+        route = turn.route
+        if reply.transfer and (self.record.route is None
+                               or self.record.route.action != "transfer"):
+            route = RouteDecision("transfer", reply.transfer, turn.index,
+                                  "caller accepted the bot's offer of a human",
+                                  self.policy.queues.get(reply.transfer))
+            self.record.route = route
+        latency = {**turn.latency_ms, "reply": (time.perf_counter() - t0) * 1000}
+        return replace(turn, reply=reply, route=route, latency_ms=latency)

@@ -1,0 +1,118 @@
+"""Compliance and etiquette: opt-out phrases, the do-not-call list, one interruption per turn.
+
+The do-not-call (DNC) list is a SQLite file, by default ``$TIERLINE_HOME/dnc.sqlite3``, shared
+by every transport on the machine; an outbound dialer checks :meth:`DncList.contains` before
+dialling. Numbers are stored normalised (digits only, without the +86/0086 prefix of a mobile).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from pathlib import Path
+
+from tierline.dialects.models import tierline_home
+from tierline.nlu.pipeline import normalize
+
+
+class OptOut:
+    """Detects opt-out phrases ("别再打了", "不要再打") in a caller turn.
+
+    Args:
+        phrases: Opt-out phrases (from the KB's ``compliance.opt_out_phrases``).
+        not_before: Characters that, right after a phrase, make it something else
+            (不要再打折了 is about discounts).
+    """
+
+    def __init__(self, phrases: tuple[str, ...], not_before: str = "") -> None:
+        alts = "|".join(re.escape(normalize(p)) for p in sorted(phrases, key=len, reverse=True))
+        tail = f"(?![{re.escape(not_before)}])" if not_before else ""
+        self._re = re.compile(f"(?:{alts}){tail}", re.IGNORECASE)
+
+    def match(self, text: str) -> str | None:
+        """The opt-out phrase said in ``text``, or None."""
+        m = self._re.search(normalize(text))
+        return m.group(0) if m else None
+
+
+def normalize_number(number: str) -> str:
+    """Digits of a phone number without the China country prefix of a mobile number.
+
+    Raises:
+        ValueError: fewer than 3 digits.
+    """
+    digits = re.sub(r"\D", "", str(number))
+    for prefix in ("0086", "86"):
+        if digits.startswith(prefix) and len(digits) - len(prefix) == 11:
+            digits = digits[len(prefix):]
+    if len(digits) < 3:
+        raise ValueError(f"not a phone number: {number!r}")
+    return digits
+
+
+def default_dnc_path() -> Path:
+    return tierline_home() / "dnc.sqlite3"
+
+
+class DncList:
+    """The persisted do-not-call list.
+
+    Args:
+        path: SQLite file (created on first use); default ``$TIERLINE_HOME/dnc.sqlite3``.
+    """
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else default_dnc_path()
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(self.path, timeout=5.0)
+        con.execute("CREATE TABLE IF NOT EXISTS dnc (number TEXT PRIMARY KEY, added_at REAL, "
+                    "call_id TEXT, phrase TEXT)")
+        return con
+
+    def add(self, number: str, call_id: str = "", phrase: str = "") -> bool:
+        """Put ``number`` on the list; True when it was not there before."""
+        num = normalize_number(number)
+        with self._connect() as con:
+            cur = con.execute("INSERT OR IGNORE INTO dnc VALUES (?, ?, ?, ?)",
+                              (num, time.time(), call_id, phrase))
+            added = cur.rowcount == 1
+        con.close()
+        return added
+
+    def contains(self, number: str) -> bool:
+        """Whether ``number`` opted out (a missing list file means nobody did)."""
+        if not self.path.exists():
+            return False
+        num = normalize_number(number)
+        with self._connect() as con:
+            row = con.execute("SELECT 1 FROM dnc WHERE number = ?", (num,)).fetchone()
+        con.close()
+        return row is not None
+
+    def numbers(self) -> list[str]:
+        if not self.path.exists():
+            return []
+        with self._connect() as con:
+            rows = con.execute("SELECT number FROM dnc ORDER BY added_at").fetchall()
+        con.close()
+        return [r[0] for r in rows]
+
+
+class InterruptionGate:
+    """Allows the bot to interrupt the caller at most once per caller turn."""
+
+    def __init__(self) -> None:
+        self._used = False
+
+    def new_turn(self) -> None:
+        self._used = False
+
+    def allow(self) -> bool:
+        """True the first time in a turn, False afterwards."""
+        if self._used:
+            return False
+        self._used = True
+        return True

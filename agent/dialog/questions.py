@@ -1,0 +1,162 @@
+"""Which qualification question to ask next: active (expected entropy drop) or a fixed order.
+
+Active choice: for every slot not yet filled or asked, each plausible answer from the
+knowledge base (``questions.<slot>.answers``) is run through the NLU and a *copy* of the call's
+tier scorer; the answer's probability is ``sum_t P(t) * P(answer | t)`` with ``P(t)`` the current
+tier scores. The question with the largest expected drop of tier entropy wins; ties keep the
+``SLOTS`` order. Only the public NLU/TierScorer APIs are used, so a trained scorer plugs in.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tierline.agent.dialog.kb import Question
+from tierline.nlu.records import NluResult
+from tierline.segmentation.records import TIERS, TierUpdate, TurnEvidence
+
+log = logging.getLogger(__name__)
+
+
+class Scorer(Protocol):
+    """The TierScorer API the selector relies on."""
+
+    def update(self, evidence: TurnEvidence) -> TierUpdate: ...
+
+
+def entropy(scores: Mapping[str, float]) -> float:
+    """Shannon entropy of a tier distribution, in bits (0 = certain, 2 = uniform over 4)."""
+    total = sum(max(0.0, scores.get(t, 0.0)) for t in TIERS) or 1.0
+    h = 0.0
+    for t in TIERS:
+        p = max(0.0, scores.get(t, 0.0)) / total
+        if p > 0:
+            h -= p * math.log2(p)
+    return h
+
+
+def evidence_from_nlu(result: NluResult) -> TurnEvidence:
+    """Tier evidence of a hypothetical answer (neutral voice: no prosody evidence)."""
+    return TurnEvidence(
+        intent_scores=dict(result.scores), budget_cny=result.entities.budget_cny,
+        seats=result.entities.seats, sentiment=result.sentiment, anger=result.anger,
+        competitor=result.entities.competitor)
+
+
+class ScorerProbe:
+    """Runs hypothetical turns through a copy of the call's scorer, leaving it untouched.
+
+    The scorer is deep-copied; a scorer that cannot be copied (e.g. one holding a native
+    inference session) is rebuilt with ``factory`` and fed the call's evidence so far.
+
+    Args:
+        scorer: The call's live scorer.
+        history: Evidence of the call's turns so far (for the rebuild path).
+        factory: Builds a fresh scorer for the same customer.
+    """
+
+    def __init__(self, scorer: Scorer, history: Sequence[TurnEvidence] = (),
+                 factory: Callable[[], Any] | None = None) -> None:
+        self.scorer = scorer
+        self.history = tuple(history)
+        self.factory = factory
+        self._copyable = True
+
+    def _fresh(self) -> Scorer:
+        if self._copyable:
+            try:
+                return copy.deepcopy(self.scorer)
+            except Exception as exc:  # noqa: BLE001 - any copy failure means "rebuild"
+                log.info("tier scorer cannot be deep-copied (%s); replaying history", exc)
+                self._copyable = False
+        if self.factory is None:
+            raise RuntimeError("scorer is not copyable and no factory was given")
+        fresh = self.factory()
+        if hasattr(fresh, "initial"):
+            fresh.initial()
+        for ev in self.history:
+            fresh.update(ev)
+        return fresh
+
+    def simulate(self, evidence: TurnEvidence) -> dict[str, float]:
+        """Tier scores if the caller's next turn were ``evidence``."""
+        return dict(self._fresh().update(evidence).scores)
+
+
+@dataclass(frozen=True)
+class QuestionChoice:
+    """The selector's decision.
+
+    Attributes:
+        slot: Slot to ask about, or None (nothing worth asking).
+        entropy: Tier entropy now, bits.
+        gains: Expected entropy drop per candidate slot, bits.
+    """
+
+    slot: str | None
+    entropy: float
+    gains: dict[str, float]
+
+
+class ActiveQuestioner:
+    """Picks the question with the largest expected drop of tier entropy.
+
+    Args:
+        questions: Slot → question with plausible answers (from the KB).
+        analyze: Text → NluResult (the call's NLU); results are cached per answer text.
+        min_gain: Below this expected drop (bits) no question is asked.
+    """
+
+    name = "active"
+
+    def __init__(self, questions: Mapping[str, Question], analyze: Callable[[str], NluResult],
+                 min_gain: float = 0.01) -> None:
+        self.questions = dict(questions)
+        self.analyze = analyze
+        self.min_gain = min_gain
+        self._evidence: dict[str, TurnEvidence] = {}
+
+    def _answer(self, say: str) -> TurnEvidence:
+        if say not in self._evidence:
+            self._evidence[say] = evidence_from_nlu(self.analyze(say))
+        return self._evidence[say]
+
+    def expected_entropy(self, slot: str, scores: Mapping[str, float],
+                         probe: ScorerProbe) -> float:
+        """Expected tier entropy after asking about ``slot``."""
+        q = self.questions[slot]
+        weights = [sum(scores.get(t, 0.0) * a.given_tier[t] for t in TIERS) for a in q.answers]
+        total = sum(weights) or 1.0
+        return sum(w / total * entropy(probe.simulate(self._answer(a.say)))
+                   for w, a in zip(weights, q.answers, strict=True))
+
+    def choose(self, scores: Mapping[str, float], candidates: Sequence[str],
+               probe: ScorerProbe | None) -> QuestionChoice:
+        h = entropy(scores)
+        usable = [s for s in candidates if s in self.questions]
+        if probe is None:
+            return QuestionChoice(usable[0] if usable else None, h, {})
+        gains = {s: h - self.expected_entropy(s, scores, probe) for s in usable}
+        best = max(usable, key=lambda s: (gains[s], -usable.index(s)), default=None)
+        if best is None or gains[best] < self.min_gain:
+            return QuestionChoice(None, h, gains)
+        return QuestionChoice(best, h, gains)
+
+
+class FixedQuestioner:
+    """Asks the slots in a fixed order (the baseline the active choice is measured against)."""
+
+    name = "fixed"
+
+    def __init__(self, order: Sequence[str]) -> None:
+        self.order = tuple(order)
+
+    def choose(self, scores: Mapping[str, float], candidates: Sequence[str],
+               probe: ScorerProbe | None = None) -> QuestionChoice:
+        slot = next((s for s in self.order if s in candidates), None)
+        return QuestionChoice(slot, entropy(scores), {})
