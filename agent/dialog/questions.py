@@ -21,6 +21,8 @@ from tierline.nlu.records import NluResult
 from tierline.segmentation.records import TIERS, TierUpdate, TurnEvidence
 
 log = logging.getLogger(__name__)
+_SHARED: dict[type, list[str]] = {}
+"""Per scorer class, the attributes a copy shares instead of copying."""
 
 
 class Scorer(Protocol):
@@ -67,12 +69,34 @@ class ScorerProbe:
         self.factory = factory
         self._copyable = True
 
+    def _copy(self) -> Scorer:
+        """Deep copy of the scorer's state; attributes that cannot be copied (a loaded model,
+        an inference session) are shared, and an attached LLM is dropped so that simulated
+        turns never reach the network."""
+        shared = _SHARED.get(type(self.scorer))
+        if shared is None:
+            shared = []
+            for name, value in vars(self.scorer).items():
+                try:
+                    copy.deepcopy(value)
+                except Exception:  # noqa: BLE001 - cannot be copied: share it
+                    shared.append(name)
+            _SHARED[type(self.scorer)] = shared
+        memo: dict[int, Any] = {}
+        for name in shared:
+            value = getattr(self.scorer, name)
+            memo[id(value)] = value
+        fresh = copy.deepcopy(self.scorer, memo)
+        if getattr(fresh, "llm", None) is not None:
+            fresh.llm = None
+        return fresh
+
     def _fresh(self) -> Scorer:
         if self._copyable:
             try:
-                return copy.deepcopy(self.scorer)
+                return self._copy()
             except Exception as exc:  # noqa: BLE001 - any copy failure means "rebuild"
-                log.info("tier scorer cannot be deep-copied (%s); replaying history", exc)
+                log.info("tier scorer cannot be copied (%s); replaying history", exc)
                 self._copyable = False
         if self.factory is None:
             raise RuntimeError("scorer is not copyable and no factory was given")

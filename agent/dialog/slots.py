@@ -70,7 +70,8 @@ class SlotTracker:
             found["seats"] = entities["seats"]
         elif _SOLO.search(text):
             found["seats"] = 1
-        if entities.get("timeline") and (pending == "timeline" or _PLAN.search(text)):
+        if entities.get("timeline") and ("timeline" in (pending, *self.asked)
+                                         or _PLAN.search(text)):
             found["timeline"] = entities["timeline"]
         if _DM_YES.search(text):
             found["decision_maker"] = "caller"

@@ -83,8 +83,10 @@ def _check(f: Fields, key: str, text: str, line: int) -> str:
 
 def _variants(f: Fields, key: str) -> tuple[str, ...]:
     value = f.raw(key)
-    texts = (f.text(key),) if isinstance(value, str) else f.texts(key)
-    return tuple(_check(f, key, t, f.line(key)) for t in texts)
+    if isinstance(value, str):
+        return (_check(f, key, f.text(key), f.line(key)),)
+    texts = f.texts(key)
+    return tuple(_check(f, key, t, line) for t, line in zip(texts, value.lines, strict=True))
 
 
 def _named(f: Fields, names: tuple[str, ...]) -> dict[str, str]:
