@@ -171,6 +171,7 @@ def load_kb(path: str | Path) -> KnowledgeBase:
     path = Path(path)
     f = Fields(path, read_yaml(path))
     vendor = f.sub("vendor")
+    vendor_facts = {k: vendor.text(k) for k in ("name", "product", "hotline")}
     comp = f.sub("compliance")
     compliance = Compliance(comp.text("disclosure"), comp.texts("opt_out_phrases"),
                             comp.text("opt_out_not_before", ""))
@@ -188,7 +189,7 @@ def load_kb(path: str | Path) -> KnowledgeBase:
     templates = load_templates(path.parent / f.text("templates"))
     return KnowledgeBase(
         path=path,
-        vendor={k: vendor.text(k) for k in ("name", "product", "hotline")},
+        vendor=vendor_facts,
         compliance=compliance,
         editions=_editions(f),
         modules=modules,

@@ -96,8 +96,6 @@ class OfferEngine:
         eds = sorted(self.kb.editions, key=lambda e: e.price_cny_per_seat_year)
         why: list[str] = []
         fits = [e for e in eds if seats is None or e.min_seats <= seats <= e.max_seats] or eds
-        if seats is not None:
-            why.append(f"{seats}人的规模适合")
         choice = fits[0]
         if needs_top:
             choice = fits[-1]
@@ -114,10 +112,12 @@ class OfferEngine:
                 why.append("在预算范围内")
             elif choice in affordable:
                 why.append("在预算范围内")
+            else:
+                why.append(f"全员开通会超出{cny(budget)}的预算，可以先给部分人开通")
         elif budget and not seats:
             covered = [e for e in eds if budget / e.price_cny_per_seat_year >= e.min_seats]
             choice = covered[-1] if covered else eds[0]
-            why.append(f"{cny(budget)}的预算")
+            why.append(f"按{cny(budget)}的预算")
         return choice, why
 
     def _module(self, edition: str, words: str, exclude: Iterable[str]) -> tuple[Module | None,
@@ -156,9 +156,11 @@ class OfferEngine:
         needs_api = bool(intents & set(_API_INTENTS))
         edition, why = self._edition(seats, budget, needs_api, needs_top)
         yearly = edition.price_cny_per_seat_year * seats if seats else None
-        reason = "，".join(why) + f"{edition.name}（{edition.min_seats}到{edition.max_seats}人）"
+        size = (f"{edition.min_seats}人以上" if edition.max_seats >= 10_000
+                else f"{edition.min_seats}到{edition.max_seats}人")
+        reason = "，".join([f"{edition.name}适合{size}的团队", *why])
         if yearly is not None:
-            reason += f"，一年大约{cny(yearly)}"
+            reason += f"，按{seats}人一年大约{cny(yearly)}"
         module, module_why = self._module(edition.name, words, exclude_modules)
         if module_why:
             reason += "；" + module_why

@@ -115,6 +115,7 @@ class Fields:
     def __init__(self, path: Path, data: Any, where: str = "", line: int = 0) -> None:
         self.path = path
         self.where = where
+        self.key_line = line
         if not isinstance(data, LineMap):
             raise self.error(line or getattr(data, "line", 0),
                              f"{where or 'top level'} must be a mapping, got {_type_name(data)}")
@@ -135,7 +136,8 @@ class Fields:
     def raw(self, key: str) -> Any:
         if key not in self.data:
             where = self.where or "top level"
-            raise self.error(self.data.line, f"{where}: missing field '{self._name(key)}'")
+            raise self.error(self.key_line or self.data.line,
+                             f"{where}: missing field '{self._name(key)}'")
         return self.data[key]
 
     def text(self, key: str, default: str | None = None) -> str:
