@@ -107,6 +107,7 @@ class CallSession:
             emotion=emotion.label,
             arousal=emotion.arousal,
             competitor=nlu.entities.competitor,
+            text=text,
         )
         tier = self.scorer.update(evidence)
         t2 = time.perf_counter()

@@ -21,6 +21,7 @@ class TurnEvidence:
         emotion: Emotion label of the turn (neutral, angry, hesitant, positive).
         arousal: Voice/word arousal in [0, 1].
         competitor: Competitor named in the turn.
+        text: What the caller said (used by the optional LLM scorer only).
     """
 
     intent_scores: dict[str, float] = field(default_factory=dict)
@@ -31,6 +32,7 @@ class TurnEvidence:
     emotion: str = "neutral"
     arousal: float = 0.0
     competitor: str | None = None
+    text: str = ""
 
     @property
     def intent(self) -> str:

@@ -1,59 +1,72 @@
-"""First tier scorer: transparent weighted evidence, fused with CRM features.
+"""Per-call tiering with the trained model: evidence in, calibrated tier with reasons out.
 
-Each piece of evidence adds a weight to one tier's logit and carries the sentence that
-explains it; tier probabilities are the softmax of the logits, and the reasons are the
-largest contributions to the winning tier. Evidence accumulates across turns: amounts and
-seat counts persist at their maximum, intent evidence decays with age (``INTENT_DECAY`` per
-turn) so the latest turns weigh most. Hysteresis keeps the label unless another tier leads by
-``HYSTERESIS`` probability, except for decisive evidence (weight >= ``DECISIVE``) which
-switches at once. The weights implement the tier semantics of ARCHITECTURE.md:
+After every caller turn :class:`TierScorer` folds the turn into the call's
+:class:`~tierline.segmentation.state.EvidenceState`, runs the ONNX tier model on the evidence
+plus the CRM record (and, in the same batch, on the occluded copies that measure each reason),
+applies the online layer learned from outcomes, optionally blends in an LLM's opinion, and
+decides the label with hysteresis:
 
-- high: budget >= 500,000 CNY, >= 100 seats, enterprise integration or bulk purchase with
-  purchase intent, an existing customer buying more, three or more customisation asks.
-- medium: interest (prices, features, trial, invoices) or routine questions; hesitation.
-- low: refusal, no need, "too expensive, forget it".
-- churn_risk: an existing customer (contract_value > 0) who signals leaving, complains
-  repeatedly or is angry.
+- the label changes only when the new leader's probability exceeds the current label's by
+  ``HYSTERESIS`` (one ambiguous turn cannot flip it);
+- a decisive signal ("年度预算100万", "合同到期就不续了") moves the probabilities far more than
+  that margin, so it switches the tier at once.
 
-A later issue replaces these hand-set weights with a trained model behind the same API.
+Tier semantics are those of ARCHITECTURE.md, as encoded by the training labels
+(:mod:`tierline.segmentation.labels`). The hand-weighted scorer that came first lives on as
+:class:`tierline.segmentation.rules.RuleTierScorer`, a baseline.
 """
 
 from __future__ import annotations
 
-import math
-from collections import Counter
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from tierline.segmentation.adapter import Adapter
 from tierline.segmentation.features import CustomerProfile
+from tierline.segmentation.model import TierModel, load_model
+from tierline.segmentation.reasons import explain, occluded, present_groups
 from tierline.segmentation.records import TIERS, TierUpdate, TurnEvidence
+from tierline.segmentation.state import EvidenceState, crm_vector
 
-HIGH_BUDGET_CNY = 500_000
-HIGH_SEATS = 100
-INTENT_DECAY = 0.6
 HYSTERESIS = 0.15
-DECISIVE = 3.0
-INTENT_THRESHOLD = 0.35
-"""An intent counts as said when its probability is at least this."""
+"""Probability lead the new leader needs over the current label to replace it."""
 
-_INTEREST = {
-    "price_inquiry": "asked about prices",
-    "product_question": "asked about features",
-    "trial_request": "asked for a trial",
-    "payment_invoice": "asked about payment or invoices",
-    "tech_support": "needs technical support",
-    "hesitation": "is hesitating",
-}
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
 
 
 @dataclass(frozen=True)
-class _Contribution:
-    tier: str
-    weight: float
-    reason: str
+class TierSnapshot:
+    """What a finished call leaves for learning from its outcome.
+
+    Attributes:
+        features: The final feature vector.
+        logits: Base model logits for it (before the online layer).
+        label: Final tier.
+        model_version: Version of the tier model.
+        adapter_version: Version of the online layer in use.
+    """
+
+    features: tuple[float, ...]
+    logits: tuple[float, ...]
+    label: str
+    model_version: str
+    adapter_version: int
 
 
-def _fmt_cny(value: float) -> str:
-    return f"{value:,.0f} CNY"
+def _default_adapter(model_version: str) -> Adapter:
+    from tierline.segmentation.outcomes import active_adapter
+
+    return active_adapter(model_version)
+
+
+def _default_llm():
+    from tierline.segmentation.llm import llm_from_env
+
+    return llm_from_env()
 
 
 @dataclass
@@ -62,184 +75,89 @@ class TierScorer:
 
     Args:
         customer: CRM record of the caller (defaults when unknown).
+        model: Tier model (default: the shipped one, or ``$TIERLINE_TIER_MODEL``).
+        adapter: Online layer (default: the active version in the outcome store).
+        llm: Optional LLM scorer (default: from ``TIERLINE_LLM_URL``, off when unset;
+            ``False`` turns it off regardless).
+
+    Raises:
+        TierModelError: the model cannot be loaded.
     """
 
     customer: CustomerProfile = field(default_factory=CustomerProfile)
-    _turns: list[TurnEvidence] = field(default_factory=list)
+    model: TierModel | None = None
+    adapter: Adapter | None = None
+    llm: object | None = field(default=None)
+    _state: EvidenceState = field(default_factory=EvidenceState)
     _last: TierUpdate | None = None
+    _features: np.ndarray | None = None
+    _logits: np.ndarray | None = None
+    _texts: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.model = self.model or load_model()
+        self.adapter = self.adapter or _default_adapter(self.model.version)
+        if self.llm is None:
+            self.llm = _default_llm()
+        self._crm = crm_vector(self.customer)
 
     def initial(self) -> TierUpdate:
         """Tier from the CRM features alone (before any caller turn)."""
-        update = self._score(decisive_now=True)
-        self._last = update
-        return update
+        self._last = self._score()
+        return self._last
 
     def update(self, evidence: TurnEvidence) -> TierUpdate:
         """Add one caller turn and return the new tier."""
-        self._turns.append(evidence)
-        update = self._score(decisive_now=False)
-        self._last = update
-        return update
+        self._state.add(evidence)
+        if evidence.text:
+            self._texts.append(evidence.text)
+        self._last = self._score()
+        if self.llm and self._texts:
+            self.llm.submit(tuple(self._texts), self.customer)
+        return self._last
+
+    @property
+    def state(self) -> EvidenceState:
+        return self._state
+
+    def snapshot(self) -> TierSnapshot:
+        """The final evidence and logits, for :mod:`tierline.segmentation.outcomes`."""
+        if self._features is None or self._logits is None or self._last is None:
+            self.initial()
+        assert self._features is not None and self._logits is not None and self._last
+        return TierSnapshot(
+            tuple(round(float(v), 5) for v in self._features),
+            tuple(round(float(v), 5) for v in self._logits), self._last.label,
+            self.model.version, self.adapter.version)
 
     # -- scoring ---------------------------------------------------------------------------
 
-    def _crm(self) -> list[_Contribution]:
-        f = self.customer.features
-        out: list[_Contribution] = []
-        existing = f["contract_value"] > 0
-        if existing:
-            cv = f["contract_value"]
-            out.append(_Contribution("medium", 0.4, f"existing customer, contract {_fmt_cny(cv)}"))
-            if cv >= HIGH_BUDGET_CNY:
-                out.append(_Contribution("high", 0.6, f"large existing contract {_fmt_cny(cv)}"))
-            if f["renewal_rate"] < 0.5:
-                out.append(_Contribution(
-                    "churn_risk", 0.5, f"low renewal rate {f['renewal_rate']:.0%}"))
-            if f["complaint_count"] >= 3:
-                out.append(_Contribution(
-                    "churn_risk", 1.0,
-                    f"existing customer, {f['complaint_count']:.0f} complaints on record"))
-        engagement = (f["browse_duration"] >= 30) + (f["click_times"] >= 50) + (
-            f["consult_count"] >= 3)
-        if engagement:
-            out.append(_Contribution(
-                "medium", 0.3 * engagement,
-                f"engaged prospect ({f['consult_count']:.0f} enquiries, "
-                f"{f['browse_duration']:.0f} min browsing)"))
-        elif not existing:
-            out.append(_Contribution("low", 0.3, "little recorded engagement"))
-        if f["referral_count"] >= 2:
-            out.append(_Contribution(
-                "high", 0.3, f"referred {f['referral_count']:.0f} customers"))
-        if self.customer.defaulted:
-            n = len(self.customer.defaulted)
-            note = ("no CRM record, features defaulted" if n == 8
-                    else f"CRM features defaulted: {', '.join(self.customer.defaulted)}")
-            out.append(_Contribution("medium", 0.0, note))
-        return out
-
-    def _said(self) -> tuple[Counter[str], dict[str, float]]:
-        """Count of turns per intent, and decayed weight per intent (latest turn = 1)."""
-        counts: Counter[str] = Counter()
-        decayed: dict[str, float] = {}
-        n = len(self._turns)
-        for i, ev in enumerate(self._turns):
-            age = n - 1 - i
-            for intent, p in ev.intent_scores.items():
-                if p >= INTENT_THRESHOLD and intent != "other":
-                    counts[intent] += 1
-                    decayed[intent] = decayed.get(intent, 0.0) + p * INTENT_DECAY**age
-        return counts, decayed
-
-    def _text(self) -> tuple[list[_Contribution], float]:
-        """Turn evidence contributions, and the largest weight added by the latest turn."""
-        if not self._turns:
-            return [], 0.0
-        out: list[_Contribution] = []
-        existing = self.customer.is_existing_customer
-        counts, w = self._said()
-        budget = max((t.budget_cny for t in self._turns if t.budget_cny), default=None)
-        seats = max((t.seats for t in self._turns if t.seats), default=None)
-        buying = sum(w.get(k, 0.0) for k in ("purchase_intent", "bulk_purchase"))
-        latest = self._turns[-1]
-        decisive = 0.0
-
-        if budget is not None:
-            if budget >= HIGH_BUDGET_CNY:
-                out.append(_Contribution("high", 3.5, f"budget {_fmt_cny(budget)}"))
-                if latest.budget_cny == budget:
-                    decisive = 3.5
-            else:
-                out.append(_Contribution("medium", 1.0, f"budget {_fmt_cny(budget)}"))
-        if seats is not None:
-            if seats >= HIGH_SEATS:
-                out.append(_Contribution("high", 3.5, f"{seats:,} seats/users"))
-                if latest.seats == seats:
-                    decisive = max(decisive, 3.5)
-            else:
-                out.append(_Contribution("medium", 0.8, f"{seats:,} seats/users"))
-        if w.get("bulk_purchase"):
-            out.append(_Contribution("high", 1.8 * min(1.0, w["bulk_purchase"]), "bulk purchase"))
-        if w.get("purchase_intent"):
-            weight = 1.2 * min(1.0, w["purchase_intent"])
-            out.append(_Contribution("medium", weight, "wants to buy"))
-            if existing:
-                out.append(_Contribution("high", 1.5, "existing customer buying more"))
-        if w.get("tech_integration"):
-            if buying:
-                out.append(_Contribution(
-                    "high", 1.8, "enterprise integration with purchase intent"))
-            else:
-                out.append(_Contribution("medium", 0.8, "asked about integration"))
-        n_custom = counts.get("customization", 0)
-        if n_custom >= 3:
-            out.append(_Contribution(
-                "high", 3.5, f"asked about customisation {n_custom} times"))
-            if latest.intent_scores.get("customization", 0) >= INTENT_THRESHOLD:
-                decisive = max(decisive, 3.5)
-        elif n_custom:
-            out.append(_Contribution("medium", 1.0, f"asked about customisation {n_custom}×"))
-        for intent, phrase in _INTEREST.items():
-            if w.get(intent):
-                out.append(_Contribution("medium", 1.0 * min(1.0, w[intent]), phrase))
-
-        if w.get("refusal"):
-            weight = 2.8 * min(1.0, w["refusal"])
-            out.append(_Contribution("low", weight, "caller declined"))
-        churn = w.get("churn_signal", 0.0)
-        complaints = counts.get("complaint", 0)
-        anger = max(t.anger for t in self._turns)
-        angry_turns = sum(t.emotion == "angry" for t in self._turns)
-        if existing:
-            if churn:
-                comp = next((t.competitor for t in reversed(self._turns) if t.competitor), None)
-                why = f"signals leaving (mentions {comp})" if comp else "signals leaving"
-                out.append(_Contribution("churn_risk", 3.5 * min(1.0, churn), why))
-                if latest.intent_scores.get("churn_signal", 0) >= INTENT_THRESHOLD:
-                    decisive = max(decisive, 3.5)
-            past = self.customer.features["complaint_count"]
-            if complaints:
-                total = complaints + past
-                out.append(_Contribution(
-                    "churn_risk", 1.0 + 0.5 * min(total, 4),
-                    f"existing customer complaining ({total:.0f} complaints incl. this call)"))
-            if angry_turns or anger >= 0.6:
-                out.append(_Contribution("churn_risk", 1.5, "existing customer is angry"))
-        else:
-            if churn:
-                out.append(_Contribution(
-                    "low", 1.5 * min(1.0, churn), "not interested in renewing"))
-            if complaints:
-                out.append(_Contribution("medium", 0.6, "prospect complaining"))
-        if w.get("other") and len(out) == 0:
-            out.append(_Contribution("low", 0.3, "no buying signal yet"))
-        return out, decisive
-
-    def _score(self, decisive_now: bool) -> TierUpdate:
-        contributions = self._crm()
-        text, decisive = self._text()
-        contributions += text
-        logits = {t: 0.0 for t in TIERS}
-        logits["medium"] += 0.5  # prior: an unknown caller is an ordinary prospect
-        for c in contributions:
-            logits[c.tier] += c.weight
-        peak = max(logits.values())
-        exp = {t: math.exp(v - peak) for t, v in logits.items()}
-        total = sum(exp.values())
-        scores = {t: round(exp[t] / total, 4) for t in TIERS}
-        label = max(TIERS, key=scores.__getitem__)
+    def _score(self) -> TierUpdate:
+        x = self._state.vector(self._crm)
+        groups = present_groups(x)
+        base = self.model.logits(occluded(x, groups))
+        self._features, self._logits = x, base[0]
+        log_probs = log_softmax(self.adapter.apply(base))
+        probs = np.exp(log_probs[0])
+        llm_note = None
+        if self.llm:
+            opinion = self.llm.latest()
+            if opinion is not None:
+                probs = (1 - self.llm.weight) * probs + self.llm.weight * opinion.probs
+                llm_note = opinion.reason
+        label = TIERS[int(np.argmax(probs))]
         previous = self._last.label if self._last else None
-        if (previous and previous != label and not decisive_now and decisive < DECISIVE
-                and scores[label] - scores[previous] < HYSTERESIS):
-            label = previous
-        reasons = [c for c in contributions if c.tier == label and c.weight > 0]
-        reasons.sort(key=lambda c: -c.weight)
-        words = [c.reason for c in reasons[:3]]
-        words += [c.reason for c in contributions if c.weight == 0.0]  # defaults notes
+        if previous and previous != label:
+            lead = probs[TIERS.index(label)] - probs[TIERS.index(previous)]
+            if lead < HYSTERESIS:
+                label = previous
+        reasons = explain(log_probs, groups, TIERS.index(label), self._state, self.customer)
+        if llm_note:
+            reasons = (*reasons, llm_note)
         return TierUpdate(
             label=label,
-            scores=scores,
-            reasons=tuple(words),
-            turn=len(self._turns),
+            scores={t: round(float(p), 4) for t, p in zip(TIERS, probs, strict=True)},
+            reasons=reasons,
+            turn=self._state.turns,
             changed=previous is not None and previous != label,
         )

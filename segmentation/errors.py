@@ -1,0 +1,11 @@
+"""Errors of the tiering layer that mean bad input (the CLI prints them as one line, exit 2)."""
+
+from __future__ import annotations
+
+
+class TierDataError(ValueError):
+    """A tiering input file (seed-format CSVs, customer base, outcomes) is malformed."""
+
+
+class MissingTrainingExtra(TierDataError):
+    """torch / onnx are not installed: training needs the ``train`` extra."""
