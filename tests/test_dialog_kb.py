@@ -87,7 +87,7 @@ def test_unknown_placeholder_in_templates_is_named(kb_copy: Path) -> None:
 def test_missing_intent_template_is_named(kb_copy: Path) -> None:
     path = kb_copy / "templates.zh.yaml"
     text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace("  refusal:\n    - 好的，不打扰您了。\n", ""), encoding="utf-8")
+    path.write_text(text.replace("  refusal:\n    - 明白，没关系。\n", ""), encoding="utf-8")
     with pytest.raises(KbError, match="missing field 'intents.refusal'"):
         load_templates(path)
 

@@ -85,10 +85,12 @@ def test_real_scorer_is_not_changed_by_simulation() -> None:
     before = scorer.update(ev)
     choice = ActiveQuestioner(kb.questions, nlu.analyze).choose(
         before.scores, list(kb.questions), ScorerProbe(scorer, [ev]))
-    assert choice.slot in kb.questions
     assert set(choice.gains) == set(kb.questions)
     best = max(choice.gains.values())
-    assert choice.gains[choice.slot] == best
+    if best >= 0.01:  # a scorer certain of its tier leaves nothing worth asking
+        assert choice.slot in kb.questions and choice.gains[choice.slot] == best
+    else:
+        assert choice.slot is None
     again = scorer.update(TurnEvidence(intent_scores={"other": 1.0}))
     fresh = TierScorer(CustomerProfile())
     fresh.initial()

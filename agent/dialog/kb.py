@@ -77,6 +77,8 @@ class KnowledgeBase:
         vendor: name, product, hotline.
         facts: Flat fact name → text (payment_methods, trial_days, support_hours, ...).
         integration_systems: Systems the product is integrated with.
+        topic_words: Words that make a turn without a clear intent on-topic (vague) rather
+            than off-topic.
     """
 
     path: Path
@@ -90,6 +92,7 @@ class KnowledgeBase:
     questions: dict[str, Question]
     templates: Templates
     orders_path: Path | None = None
+    topic_words: tuple[str, ...] = ()
 
     def edition(self, name: str) -> Edition | None:
         return next((e for e in self.editions if e.name == name), None)
@@ -199,6 +202,7 @@ def load_kb(path: str | Path) -> KnowledgeBase:
         questions=_questions(f),
         templates=templates,
         orders_path=orders,
+        topic_words=f.texts("topic_words") if f.has("topic_words") else (),
     )
 
 

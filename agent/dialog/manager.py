@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_ACK = re.compile(r"^(?:(?:嗯|哦|噢|好的?|明白了?|知道了|了解了?|这样啊|是吗|对|行|可以|你?接着说|"
+                  r"你?继续说?|然后呢|还有呢)[，,。.！!…\s]*)+$")
 _FILLER = re.compile(r"[\s\W_嗯啊哦呃喂唉哎额噢呀哈嘿哼咦诶欸]+")
 _ACCEPT = re.compile(r"^(?:好|可以|行|要|是|嗯|对|转|麻烦|ok)", re.IGNORECASE)
 _DECLINE = re.compile(r"^(?:不|别|没|算了)")
@@ -237,16 +239,21 @@ class DialogManager:
             st.product = turn.entities["product"]
         clear = score >= CLEAR_INTENT and intent != "other"
         known = self._kb_answer(text, intent if clear else "other")
-        if not clear and not filled and known is None and not turn.entities.get("product"):
+        ack = bool(_ACK.match(text.strip()))
+        on_topic = (clear or filled or known is not None or ack or turn.entities.get("product")
+                    or any(w.lower() in text.lower() for w in self.kb.topic_words))
+        if not on_topic:
             return self._unclear()
         st.unclear = 0
         if clear:
             st.intents.add(intent)
         st.words.append(text)
         if clear and intent == "refusal":
-            st.ended = True
-            return Reply((Segment(self._pick("goodbye_refusal"), "goodbye"),), ended=True,
-                         intent=intent)
+            if turn.tier.label == "low":
+                st.ended = True
+                return Reply((Segment(self._pick("goodbye_refusal"), "goodbye"),), ended=True,
+                             intent=intent)
+            st.questions_in_row = self.config.max_questions_in_row  # no pushing after a "no"
         segs: list[Segment] = []
         answer = known
         if answer is None:
@@ -257,7 +264,7 @@ class DialogManager:
             worded = self.llm.reword(text, answer)
             if worded:
                 answer, source = worded, "llm"
-        if answer:
+        if answer and not (ack and not clear and not filled):
             segs.append(Segment(answer, "answer"))
         offer = self._offer(intent if clear else "other", turn.tier.label)
         if offer is not None:
@@ -266,6 +273,8 @@ class DialogManager:
         slot = self._question(turn.tier.scores, scorer)
         if slot is not None:
             segs.append(Segment(self.kb.questions[slot].ask, "question"))
+        elif not any(s.kind in ("answer", "offer") for s in segs):
+            segs.append(Segment(self._pick("anything_else"), "question"))
         return Reply(tuple(segs), question_slot=slot, offer=offer.label if offer else None,
                      source=source, intent=intent)
 
