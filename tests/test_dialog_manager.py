@@ -235,3 +235,17 @@ def test_replay_json_keeps_contract_keys_and_adds_replies(chat) -> None:
     plain.on_text("你们这个系统怎么收费？")
     assert "reply" not in plain.record.to_dict()["turns"][0]
     assert "opening" not in plain.record.to_dict()
+
+
+def test_report_shows_replies_between_caller_turns(chat, tmp_path) -> None:
+    from tierline.agent.report import write_report
+
+    session, _, say = chat()
+    reply = say("能先试用一下吗")
+    html = write_report([session.record.to_dict()], tmp_path / "r.html", "t").read_text(
+        encoding="utf-8")
+    opening = html.index("录音")
+    caller = html.index("能先试用一下吗")
+    answer = html.index(reply.segments[0].text)
+    assert opening < caller < answer
+    assert "title='not interruptible'" in html

@@ -256,11 +256,12 @@ class DialogManager:
             st.questions_in_row = self.config.max_questions_in_row  # no pushing after a "no"
         segs: list[Segment] = []
         answer = known
+        generic = answer is None and not clear
         if answer is None:
             key = f"intent:{intent}" if clear else "intent:other"
             answer = self._pick(key, self._dynamic_values())
         source = "template"
-        if self.llm is not None and answer:
+        if self.llm is not None and answer and not generic:
             worded = self.llm.reword(text, answer)
             if worded:
                 answer, source = worded, "llm"
@@ -273,8 +274,10 @@ class DialogManager:
         slot = self._question(turn.tier.scores, scorer)
         if slot is not None:
             segs.append(Segment(self.kb.questions[slot].ask, "question"))
-        elif not any(s.kind in ("answer", "offer") for s in segs):
-            segs.append(Segment(self._pick("anything_else"), "question"))
+        elif offer is None and generic:
+            # Nothing to answer and nothing to ask: invite the caller's question.
+            key = "anything_else" if filled or ack else "greeting"
+            segs.append(Segment(self._pick(key), "question"))
         return Reply(tuple(segs), question_slot=slot, offer=offer.label if offer else None,
                      source=source, intent=intent)
 
