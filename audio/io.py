@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import soxr
+
 from tierline.audio.errors import AudioError
 from tierline.audio.g711 import alaw_decode, ulaw_decode, ulaw_encode
 from tierline.audio.records import FRAME_MS, PIPELINE_RATE, Frame

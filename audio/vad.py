@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import webrtcvad
+
 from tierline.audio.errors import AudioError
 from tierline.audio.records import FRAME_MS, PIPELINE_RATE, Frame, Utterance
 
@@ -92,6 +93,7 @@ class Endpointer:
         )
         self._run = 0  # consecutive voiced frames while idle
         self._turn: list[Frame] = []
+        self._onset = 0  # index in _turn of the first voiced frame
         self._in_speech = False
         self._voiced = 0  # voiced frames in the open turn
         self._silence = 0  # trailing unvoiced frames in the open turn
@@ -156,6 +158,7 @@ class Endpointer:
         self._run = self._run + 1 if voiced else 0
         if self._run >= self.config.start_frames:
             self._turn = [f for f, _ in self._ring]
+            self._onset = len(self._turn) - self._run
             self._voiced = self._run
             self._silence = 0
             self._in_speech = True
@@ -169,8 +172,8 @@ class Endpointer:
             at: The frame that closed the turn (sets ``detected_at_s``).
             keep_open: Forced split of a long turn: the next frame continues a new turn.
         """
-        turn, voiced, silence = self._turn, self._voiced, self._silence
-        self._turn, self._voiced, self._silence = [], 0, 0
+        turn, voiced, silence, onset = self._turn, self._voiced, self._silence, self._onset
+        self._turn, self._voiced, self._silence, self._onset = [], 0, 0, 0
         self._in_speech = keep_open
         if voiced < max(1, self._min_speech):
             return []
@@ -183,6 +186,7 @@ class Endpointer:
                 end_s=speech[-1].end_s,
                 audio=audio,
                 detected_at_s=at.end_s,
+                speech_start_s=turn[min(onset, len(speech) - 1)].start_s,
             )
         ]
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+
 from tierline.audio.errors import AudioError
 from tierline.audio.io import iter_frames, load_audio
 from tierline.audio.records import PIPELINE_RATE, Frame
