@@ -112,7 +112,8 @@ async def run_file_call(path: str | Path, call: CallSession, config: LiveKitConf
                         channel: str | int = "caller", caller_channel: int = 1,
                         on_turn: Callable[[TurnRecord], None] | None = None,
                         settle_timeout: float = 60.0,
-                        tts: lk_tts.TTS | None = None) -> FileCallResult:
+                        tts: lk_tts.TTS | None = None,
+                        factory: Callable[[], Any] | None = None) -> FileCallResult:
     """Play a recorded caller into a real AgentSession and decide every turn.
 
     Args:
@@ -126,10 +127,11 @@ async def run_file_call(path: str | Path, call: CallSession, config: LiveKitConf
         on_turn: Called with every decided turn.
         settle_timeout: Longest wait for the last turn after the caller hung up, seconds.
         tts: TTS instance (default: from the configuration).
+        factory: Endpointer factory (default: the one `tierline replay` uses).
     """
     endpointer = endpointer or EndpointerConfig()
     ledger = CallLedger()
-    factory = endpointer_factory(endpointer, share_recogniser(call))
+    factory = factory or endpointer_factory(endpointer, share_recogniser(call))
     session = make_session(call, config, ledger, endpointer, tts, can_pause=False,
                            factory=factory)
     line_in = FileAudioInput(path, ledger, speed, endpointer, channel, caller_channel,

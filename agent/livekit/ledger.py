@@ -99,7 +99,7 @@ class CallLedger:
                               confidence, asr_ms, utt)
         if text:
             self._heard.append(item)
-        else:
+        elif found is not None:  # our utterance, heard as nothing: nothing will decide it
             self.settle(1)
         return item
 

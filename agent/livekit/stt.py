@@ -23,6 +23,9 @@ from tierline.agent.livekit.vad import pcm_of
 from tierline.audio.records import PIPELINE_RATE
 from tierline.dialects.asr import ASR
 
+MIN_AUDIO_S = 0.05
+"""Shorter audio is not sent to the recogniser (the VAD's end marker for dropped noise)."""
+
 
 class TierlineSTT(stt.STT):
     """Speech-to-text with a :class:`tierline.dialects.asr.ASR` (Whisper, or FakeASR in tests).
@@ -56,6 +59,10 @@ class TierlineSTT(stt.STT):
         if frame.sample_rate != PIPELINE_RATE:
             audio = soxr.resample(audio, frame.sample_rate, PIPELINE_RATE).astype(np.float32)
         t0 = time.perf_counter()
+        if len(audio) < MIN_AUDIO_S * PIPELINE_RATE:  # the VAD's marker for a dropped click
+            return stt.SpeechEvent(type=stt.SpeechEventType.FINAL_TRANSCRIPT,
+                                   alternatives=[stt.SpeechData(language=LanguageCode("zh"),
+                                                                text="")])
         transcript = await asyncio.to_thread(self.asr.transcribe, audio)
         asr_ms = (time.perf_counter() - t0) * 1000
         duration = len(audio) / PIPELINE_RATE

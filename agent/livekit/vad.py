@@ -140,6 +140,8 @@ class TierlineVADStream(vad.VADStream):
         for utt in closed:
             self._end(utt, took)
         now_open = self._endpointer.in_speech
+        if was_open and not now_open and not closed:
+            self._end(None, took)  # a click or noise the endpointer dropped: speech is over
         if now_open and (not was_open or closed):
             self._speech_since = frame.end_s
             self._send(vad.VADEventType.START_OF_SPEECH, frame.end_s, took,
@@ -150,11 +152,23 @@ class TierlineVADStream(vad.VADStream):
                    speaking=speaking, frames=[_frame_of(frame.pcm)])
 
     async def _flush(self) -> None:
-        for utt in await asyncio.to_thread(self._endpointer.flush):
+        was_open = self._endpointer.in_speech
+        closed = await asyncio.to_thread(self._endpointer.flush)
+        for utt in closed:
             self._end(utt, 0.0)
+        if was_open and not closed:
+            self._end(None, 0.0)
         self._buf = np.zeros(0, dtype=np.int16)
 
-    def _end(self, utt: Utterance, took: float) -> None:
+    def _end(self, utt: Utterance | None, took: float) -> None:
+        if utt is None:  # no utterance: END_OF_SPEECH with a silent 10 ms frame
+            self._speech_since = None
+            blank = np.zeros(PIPELINE_RATE // 100, dtype=np.int16)
+            self._event_ch.send_nowait(vad.VADEvent(
+                type=vad.VADEventType.END_OF_SPEECH, samples_index=self._samples_in,
+                timestamp=time.time(), speech_duration=0.0, silence_duration=0.0,
+                frames=[_frame_of(blank)], inference_duration=took))
+            return
         pcm16 = utterance_pcm16(utt)
         if self._owner.ledger is not None:
             self._owner.ledger.register(audio_key(pcm16), utt)
