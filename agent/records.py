@@ -61,7 +61,8 @@ class TurnRecord:
             "dialect": self.dialect,
             "intent": {"label": self.intent[0], "score": round(self.intent[1], 4)},
             "entities": self.entities,
-            "emotion": {"label": self.emotion.label, "arousal": self.emotion.arousal},
+            "emotion": {"label": self.emotion.label, "arousal": self.emotion.arousal,
+                        "confidence": self.emotion.confidence, "source": self.emotion.source},
             "tier": {
                 "label": self.tier.label,
                 "scores": self.tier.scores,

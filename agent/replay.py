@@ -1,24 +1,36 @@
 """Replay transport: a recorded call is framed, endpointed and decided turn by turn.
 
+Endpointing is two-stage (webrtcvad proposes, Silero confirms; see
+:mod:`tierline.audio.endpointer`) and quantity-aware: when a pause reaches the hangover, the
+open turn is transcribed and, if the text ends inside a number, the turn stays open longer.
+That transcript is memoised, so when the turn does close there the session's recogniser
+reuses it instead of decoding the same audio twice.
+
 With ``realtime`` a reader thread releases 20 ms frames at 1× speed, as a phone line
 would, and decisions are timed from the moment each turn's closing frame arrived.
 """
 
 from __future__ import annotations
 
+import hashlib
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+import numpy as np
 
 from tierline.agent.records import CallRecord, TurnRecord
 from tierline.agent.session import CallSession
+from tierline.audio.endpointer import ConfirmConfig, TwoStageEndpointer
 from tierline.audio.errors import AudioError
 from tierline.audio.io import iter_frames
 from tierline.audio.records import Frame
 from tierline.audio.vad import Endpointer, EndpointerConfig
+from tierline.dialects.asr import ASR
+from tierline.dialects.records import Transcript
 
 _END = object()
 
@@ -32,12 +44,41 @@ class ReplayOptions:
         channel: "caller", "agent" or a channel index.
         caller_channel: Caller's channel in multi-channel recordings.
         endpointer: VAD endpointer settings.
+        confirm: Settings of the confirming (Silero) stage and of quantity-aware endpointing.
+        two_stage: False: webrtcvad alone (the old endpointer), for comparison.
+        quantity_aware: Transcribe the open turn at the hangover to detect unfinished numbers.
     """
 
     realtime: bool = False
     channel: str | int = "caller"
     caller_channel: int = 1
     endpointer: EndpointerConfig = field(default_factory=EndpointerConfig)
+    confirm: ConfirmConfig = field(default_factory=ConfirmConfig)
+    two_stage: bool = True
+    quantity_aware: bool = True
+
+
+class MemoASR(ASR):
+    """Wraps a recogniser and remembers its last result, keyed by the audio's content."""
+
+    def __init__(self, inner: ASR) -> None:
+        self.inner = inner
+        self.streaming = inner.streaming
+        self.sample_rate = inner.sample_rate
+        self._key: bytes | None = None
+        self._value: Transcript | None = None
+        self.calls = 0
+
+    @property
+    def language(self) -> str:
+        return self.inner.language
+
+    def _transcribe_impl(self, audio: np.ndarray) -> Transcript:
+        key = hashlib.blake2b(np.ascontiguousarray(audio).tobytes(), digest_size=16).digest()
+        if key != self._key or self._value is None:
+            self.calls += 1
+            self._key, self._value = key, self.inner.transcribe(audio)
+        return self._value
 
 
 def _paced(frames: Iterator[Frame], realtime: bool) -> Iterator[tuple[Frame, float]]:
@@ -76,6 +117,17 @@ def _paced(frames: Iterator[Frame], realtime: bool) -> Iterator[tuple[Frame, flo
         stop.set()
 
 
+def make_endpointer(options: ReplayOptions, asr: ASR | None = None):
+    """The endpointer ``options`` ask for; ``asr`` (if any) serves quantity-aware endpointing."""
+    if not options.two_stage:
+        return Endpointer(options.endpointer)
+    partial = None
+    if options.quantity_aware and asr is not None:
+        def partial(audio: np.ndarray) -> str:
+            return asr.transcribe(audio).text
+    return TwoStageEndpointer(options.endpointer, options.confirm, partial=partial)
+
+
 def replay_file(
     path: str | Path,
     session: CallSession,
@@ -97,7 +149,11 @@ def replay_file(
         decided before the break are kept).
     """
     options = options or ReplayOptions()
-    endpointer = Endpointer(options.endpointer)
+    models = session.models
+    memo = MemoASR(models.asr) if models.asr is not None else None
+    if memo is not None:
+        session.models = replace(models, asr=memo)
+    endpointer = make_endpointer(options, memo)
     frames = iter_frames(path, channel=options.channel, caller_channel=options.caller_channel)
 
     def decide(utterances: list, arrived: float) -> None:
@@ -109,14 +165,17 @@ def replay_file(
     error = None
     position = 0.0
     try:
-        for frame, arrived in _paced(frames, options.realtime):
-            position = frame.end_s
-            decide(endpointer.push(frame), arrived)
-            if on_progress is not None:
-                on_progress(position)
-    except AudioError as exc:
-        error = str(exc)
-    decide(endpointer.flush(), time.perf_counter())
+        try:
+            for frame, arrived in _paced(frames, options.realtime):
+                position = frame.end_s
+                decide(endpointer.push(frame), arrived)
+                if on_progress is not None:
+                    on_progress(position)
+        except AudioError as exc:
+            error = str(exc)
+        decide(endpointer.flush(), time.perf_counter())
+    finally:
+        session.models = models
     session.record.call["duration_s"] = round(position, 2)
     if error:
         session.record.call["error"] = error

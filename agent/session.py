@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 
 from tierline.agent.policy import RouteDecision, RoutingPolicy
 from tierline.agent.records import CallRecord, TurnRecord
-from tierline.audio.emotion import emotion_from_words
-from tierline.audio.records import Utterance
+from tierline.audio.arousal import CallerVoice
+from tierline.audio.emotion import fuse_emotion
+from tierline.audio.records import Utterance, VoiceAffect
 from tierline.dialects.asr import ASR
 from tierline.nlu.pipeline import Nlu
 from tierline.segmentation.features import CustomerProfile
@@ -51,6 +52,7 @@ class CallSession:
         self.scorer = TierScorer(customer)
         self.record = CallRecord(call=call, initial_tier=self.scorer.initial())
         self.dialog = dialog
+        self.voice = CallerVoice()  # this caller's prosody baseline, turn by turn
 
     def open(self) -> Reply | None:
         """The bot's opening (disclosure + greeting), recorded in the call; None without dialog."""
@@ -82,22 +84,25 @@ class CallSession:
         asr_ms = (time.perf_counter() - t0) * 1000
         if not transcript.text:
             return None
+        voice = self.voice.observe(utt.audio, utt.sample_rate, transcript.text)
         return self.on_text(
             transcript.text, utt.start_s, utt.end_s, transcript.language, transcript.dialect,
             asr_ms=asr_ms, detected_at=detected_at, asr_confidence=transcript.confidence,
+            voice=voice,
         )
 
     def on_text(self, text: str, start_s: float = 0.0, end_s: float = 0.0,
                 language: str = "zh", dialect: str | None = None, asr_ms: float = 0.0,
                 detected_at: float | None = None,
-                asr_confidence: float | None = None) -> TurnRecord:
-        """Decide on one caller turn given as text."""
+                asr_confidence: float | None = None,
+                voice: VoiceAffect | None = None) -> TurnRecord:
+        """Decide on one caller turn given as text (``voice``: the turn's vocal affect)."""
         detected_at = time.perf_counter() if detected_at is None else detected_at
         t0 = time.perf_counter()
         nlu = self.models.nlu.analyze(text)
         t1 = time.perf_counter()
         scores = nlu.scores
-        emotion = emotion_from_words(nlu.sentiment, nlu.anger, scores.get("hesitation", 0.0))
+        emotion = fuse_emotion(voice, nlu.sentiment, nlu.anger, scores.get("hesitation", 0.0))
         evidence = TurnEvidence(
             intent_scores=scores,
             budget_cny=nlu.entities.budget_cny,

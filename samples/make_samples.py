@@ -89,6 +89,7 @@ CALLS: list[dict] = [
     {
         "id": "angry_care",
         "turns": ["你们的系统又崩了，我非常生气！", "我要投诉你们！"],
+        "voice": {"speed": "160", "amplitude": "200", "pitch": "70"},  # agitated voice
         "customer": {"id": "C1007", "name": "北辰制造", "browse_duration": 2,
                      "click_times": 3, "consult_count": 8, "contract_value": 150000,
                      "renewal_rate": 1.0, "response_speed": 4, "complaint_count": 1,
@@ -107,13 +108,19 @@ CALLS: list[dict] = [
 ]
 
 
-def speak(text: str, workdir: Path) -> np.ndarray:
-    """Render Mandarin text with espeak-ng's pinyin voice; float32 at 8 kHz."""
+def speak(text: str, workdir: Path, voice: dict | None = None) -> np.ndarray:
+    """Render Mandarin text with espeak-ng's pinyin voice; float32 at 8 kHz.
+
+    ``voice`` may set espeak-ng's "speed" (-s), "amplitude" (-a) and "pitch" (-p).
+    """
+    voice = voice or {}
     pinyin = " ".join(lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True,
                                   tone_sandhi=True))
     wav = workdir / "tts.wav"
-    subprocess.run(["espeak-ng", "-v", "cmn-latn-pinyin", "-s", SPEED_WPM, "-g", WORD_GAP,
-                    "-a", "80", "-w", str(wav), pinyin], check=True, capture_output=True)
+    subprocess.run(["espeak-ng", "-v", "cmn-latn-pinyin", "-s", voice.get("speed", SPEED_WPM),
+                    "-g", WORD_GAP, "-a", voice.get("amplitude", "80"),
+                    "-p", voice.get("pitch", "50"), "-w", str(wav), pinyin],
+                   check=True, capture_output=True)
     audio, rate = sf.read(wav, dtype="float32")
     return soxr.resample(audio, rate, RATE).astype(np.float32)
 
@@ -128,7 +135,7 @@ def build_call(call: dict, workdir: Path, rng: np.random.Generator) -> np.ndarra
             prompt = speak(agent_turns[i], workdir)
             agent += [prompt, pause]
             caller += [np.zeros_like(prompt), pause]
-        said = speak(text, workdir)
+        said = speak(text, workdir, call.get("voice"))
         caller += [said, pause]
         agent += [np.zeros_like(said), pause]
     caller_track = np.concatenate(caller)
