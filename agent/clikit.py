@@ -50,8 +50,9 @@ def add_asr_flags(p: argparse.ArgumentParser) -> None:
     """Flags shared by every command that runs Whisper."""
     p.add_argument("--asr-model", metavar="DIR",
                    help="faster-whisper model directory (default: bundled Whisper base)")
-    p.add_argument("--no-prompt", action="store_true",
-                   help="decode without the call-centre domain prompt")
+    p.add_argument("--prompt", nargs="?", const="domain", metavar="TEXT",
+                   help="decoder prompt: TEXT, or the built-in call-centre prompt when given "
+                        "without TEXT (default: none; see README for why)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads for ASR (default 2)")
 
 
@@ -62,9 +63,10 @@ def load_asr(args: argparse.Namespace):
 
     if args.threads < 1:
         raise UsageError(f"--threads must be at least 1, not {args.threads}")
-    config = AsrConfig(cpu_threads=args.threads)
-    if args.no_prompt:
-        config = AsrConfig(cpu_threads=args.threads, initial_prompt=None)
+    from tierline.dialects.asr import DOMAIN_PROMPT
+
+    prompt = DOMAIN_PROMPT if args.prompt == "domain" else args.prompt
+    config = AsrConfig(cpu_threads=args.threads, initial_prompt=prompt)
     return WhisperASR(resolve_asr_model(args.asr_model), config)
 
 

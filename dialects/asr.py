@@ -13,13 +13,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from tierline.dialects.records import Transcript
 
 DOMAIN_PROMPT = "客服电话录音。客户咨询产品价格、预算、坐席数量、续费、投诉和转人工。"
-"""Default decoder prompt: primes call-centre vocabulary (see README for its measured effect)."""
+"""Optional decoder prompt priming call-centre vocabulary; off by default.
+
+Measured on the 60 AISHELL clips it changes CER by about one point either way (16 kHz 12.4 % with
+it vs 13.1 % without; 8 kHz 14.3 % vs 13.5 %), but on unclear audio Whisper echoes it: short
+clips came back as "预算、坐席数量、续费" or "转人工", words that move the tier or trigger a
+transfer the caller never asked for. Clauses that are pieces of the prompt are removed when a
+prompt is used.
+"""
 
 _LOOP = re.compile(r"(.{1,4}?)\1{3,}")
 _PUNCT_ONLY = re.compile(r"^[\s\W_]*$")
+_PUNCT = re.compile(r"[\s\W_]+")
 
 
 @dataclass(frozen=True)
@@ -31,7 +40,8 @@ class AsrConfig:
         beam_size: Beam width.
         compute_type: CTranslate2 compute type (int8 on CPU).
         cpu_threads: Intra-op threads per decode.
-        initial_prompt: Domain prompt; None disables it. Echoes of it are removed.
+        initial_prompt: Decoder prompt (e.g. :data:`DOMAIN_PROMPT`); None (the default)
+            disables it. Echoes of it are removed.
         t2s: Convert Traditional output to Simplified with OpenCC.
     """
 
@@ -39,7 +49,7 @@ class AsrConfig:
     beam_size: int = 5
     compute_type: str = "int8"
     cpu_threads: int = 2
-    initial_prompt: str | None = DOMAIN_PROMPT
+    initial_prompt: str | None = None
     t2s: bool = True
 
 
@@ -85,17 +95,24 @@ class FakeASR(ASR):
 
 
 def remove_prompt_echo(text: str, prompt: str | None, min_run: int = 6) -> str:
-    """Drop clauses that repeat a run of ``min_run``+ characters of the decoder prompt.
+    """Drop clauses that echo the decoder prompt.
 
-    Whisper sometimes regurgitates its prompt on unclear audio; an echo would inject
-    words such as 投诉 or 转人工 the caller never said.
+    Whisper sometimes regurgitates its prompt on unclear audio; an echo would inject words
+    such as 投诉 or 转人工 the caller never said. A clause is an echo when it repeats a run of
+    ``min_run``+ characters of the prompt, or when the whole clause (punctuation stripped) is
+    a piece of the prompt, as in "预算、坐席数量、续费".
     """
     if not prompt or not text:
         return text
     grams = {prompt[i : i + min_run] for i in range(len(prompt) - min_run + 1)}
     clauses = re.split(r"(?<=[。！？!?，,、；;])", text)
-    kept = [c for c in clauses if not any(c[i : i + min_run] in grams for i in range(len(c)))]
-    return "".join(kept)
+
+    def echoed(clause: str) -> bool:
+        bare = _PUNCT.sub("", clause)
+        return bool(bare) and (bare in prompt or any(
+            clause[i : i + min_run] in grams for i in range(len(clause))))
+
+    return "".join(c for c in clauses if not echoed(c))
 
 
 def collapse_loops(text: str) -> str:

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     summary = {"cer": round(cer, 4), "n": len(scores),
                "chars": sum(s.ref_chars for s in scores),
                "errors": sum(s.errors for s in scores),
-               "telephone_8k": args.telephone, "prompt": not args.no_prompt,
+               "telephone_8k": args.telephone, "prompt": args.prompt,
                "median_s_per_utt": round(statistics.median(s.seconds for s in scores), 3),
                "median_audio_s": round(statistics.median(s.audio_s for s in scores), 2),
                "model": str(asr.model_dir)}
