@@ -27,14 +27,14 @@ from pypinyin import Style, lazy_pinyin
 
 RATE = 8000
 PAUSE_S = 1.4
-SPEED_WPM = "140"
-WORD_GAP = "2"
+SPEED_WPM = "130"
+PITCH = "30"
+WORD_GAP = "0"
 
 CALLS: list[dict] = [
     {
         "id": "high_budget_senior_sales",
-        "turns": ["你好，我们公司想采购一套客服系统。", "我们的预算是一百二十万。",
-                  "大概有两百个座席需要使用。"],
+        "turns": ["你好，我们想采购一套客服系统。", "我们的预算是七十万。", "我们的员工有两千人。"],
         "customer": {"id": "C1001", "name": "华东物流", "browse_duration": 45,
                      "click_times": 80, "consult_count": 3, "contract_value": 0,
                      "renewal_rate": 0, "response_speed": 2, "complaint_count": 0,
@@ -43,8 +43,8 @@ CALLS: list[dict] = [
     },
     {
         "id": "high_customization_senior_sales",
-        "turns": ["你们的系统能不能定制开发？", "我们的流程比较特殊，需要定制审批功能。",
-                  "如果能定制报表，我们就签合同。"],
+        "turns": ["能不能按我们的需求定制？", "报表能不能按我们的要求定制？",
+                  "我们想按我们的要求改一下。"],
         "customer": {"id": "C1002", "name": "南方医药", "browse_duration": 20,
                      "click_times": 30, "consult_count": 2, "contract_value": 0,
                      "renewal_rate": 0, "response_speed": 6, "complaint_count": 0,
@@ -55,14 +55,14 @@ CALLS: list[dict] = [
         "id": "medium_price_continue",
         "stereo": True,
         "agent": ["您好，这里是云帆科技，请问有什么可以帮您？", "好的，我们有免费试用。"],
-        "turns": ["你好，我想问一下你们的价格是多少。", "可以先试用一下吗？"],
+        "turns": ["你好，我想问一下你们的价格是多少。", "我想体验一下。"],
         "customer": {"id": "C1003", "name": "个体商户", "browse_duration": 12,
                      "click_times": 15, "consult_count": 1},
         "expected": {"tier": "medium", "action": "continue", "queue": None},
     },
     {
         "id": "medium_hesitant_continue",
-        "turns": ["你们的功能听起来还不错。", "不过我再考虑一下吧。"],
+        "turns": ["你好，我想了解一下。", "不过我再考虑一下吧。"],
         "customer": {"id": "C1004", "name": "杭州教育", "browse_duration": 30,
                      "click_times": 40, "consult_count": 2, "contract_value": 0,
                      "renewal_rate": 0, "response_speed": 12, "complaint_count": 0,
@@ -71,7 +71,7 @@ CALLS: list[dict] = [
     },
     {
         "id": "low_refusal_continue",
-        "turns": ["不需要，谢谢。", "我们不感兴趣，以后不用再打了。"],
+        "turns": ["我们不需要。", "不用了，谢谢。"],
         "customer": {"id": "C1005", "browse_duration": 0, "click_times": 0,
                      "consult_count": 0, "contract_value": 0, "renewal_rate": 0,
                      "response_speed": 48, "complaint_count": 0, "referral_count": 0},
@@ -79,7 +79,7 @@ CALLS: list[dict] = [
     },
     {
         "id": "churn_competitor_retention",
-        "turns": ["我们的合同下个月就到期了。", "钉钉的报价便宜一半，我们打算不续费了。"],
+        "turns": ["我们的合同下个月到期。", "我们不想用你们的系统了。"],
         "customer": {"id": "C1006", "name": "星河零售", "browse_duration": 5,
                      "click_times": 4, "consult_count": 6, "contract_value": 300000,
                      "renewal_rate": 0.5, "response_speed": 24, "complaint_count": 2,
@@ -88,7 +88,7 @@ CALLS: list[dict] = [
     },
     {
         "id": "angry_care",
-        "turns": ["你们的系统又崩了，我非常生气！", "我要投诉你们！"],
+        "turns": ["你们的系统又出问题了。", "我非常生气！"],
         "voice": {"speed": "160", "amplitude": "200", "pitch": "70"},  # agitated voice
         "customer": {"id": "C1007", "name": "北辰制造", "browse_duration": 2,
                      "click_times": 3, "consult_count": 8, "contract_value": 150000,
@@ -98,7 +98,7 @@ CALLS: list[dict] = [
     },
     {
         "id": "human_request_general",
-        "turns": ["我想咨询一下开发票的问题。", "请帮我转人工客服。"],
+        "turns": ["我想开发票。", "你是机器人吗？我要找真人。"],
         "customer": {"id": "C1008", "name": "西岭餐饮", "browse_duration": 10,
                      "click_times": 12, "consult_count": 1, "contract_value": 20000,
                      "renewal_rate": 1.0, "response_speed": 8, "complaint_count": 0,
@@ -119,7 +119,7 @@ def speak(text: str, workdir: Path, voice: dict | None = None) -> np.ndarray:
     wav = workdir / "tts.wav"
     subprocess.run(["espeak-ng", "-v", "cmn-latn-pinyin", "-s", voice.get("speed", SPEED_WPM),
                     "-g", WORD_GAP, "-a", voice.get("amplitude", "80"),
-                    "-p", voice.get("pitch", "50"), "-w", str(wav), pinyin],
+                    "-p", voice.get("pitch", PITCH), "-w", str(wav), pinyin],
                    check=True, capture_output=True)
     audio, rate = sf.read(wav, dtype="float32")
     return soxr.resample(audio, rate, RATE).astype(np.float32)
