@@ -80,7 +80,8 @@ def build_server(config: LiveKitConfig, *, devmode: bool = False,
         num_idle_processes=1 if devmode else min(2, w.max_calls),
         initialize_process_timeout=180.0,
         job_executor_type=JobExecutorType.PROCESS,
-        host=w.host,
+        # an ephemeral port on all interfaces would differ per address family: loopback then
+        host="127.0.0.1" if port == 0 and not w.host else w.host,
         port=w.port if port is None else port,
         max_retry=max_retry,
     )
