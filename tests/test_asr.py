@@ -1,0 +1,115 @@
+"""Offline Whisper on real speech: invariants with the real model (as faster-whisper's tests do)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tierline.audio.io import load_audio, telephone_round_trip
+from tierline.dialects.asr import (
+    DOMAIN_PROMPT,
+    AsrConfig,
+    FakeASR,
+    WhisperASR,
+    collapse_loops,
+    remove_prompt_echo,
+)
+from tierline.dialects.errors import ModelError
+from tierline.dialects.models import resolve_asr_model
+from tierline.dialects.normalize import edit_distance, normalize_text
+
+AISHELL = Path(__file__).resolve().parents[2] / "shared" / "data" / "aishell1_sample"
+
+
+def aishell_rows(n: int) -> list[tuple[Path, str]]:
+    with (AISHELL / "selected_60.tsv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))[:n]
+    return [(AISHELL / "wav" / f"{r['utt_id']}.wav", r["transcript"]) for r in rows]
+
+
+@pytest.fixture(scope="module")
+def asr() -> WhisperASR:
+    return WhisperASR(resolve_asr_model(None), AsrConfig())
+
+
+# -- guards (no model) ---------------------------------------------------------------------------
+
+def test_prompt_echo_is_removed_but_real_words_stay():
+    assert remove_prompt_echo("预算、坐席数量、续费、", DOMAIN_PROMPT) == ""
+    assert remove_prompt_echo("我们的预算是七十万。", DOMAIN_PROMPT) == "我们的预算是七十万。"
+    assert remove_prompt_echo("客户咨询产品价格。我想买。", DOMAIN_PROMPT) == "我想买。"
+    assert remove_prompt_echo("转人工。", None) == "转人工。"
+
+
+def test_decoder_loops_collapse():
+    assert collapse_loops("小小小小小小") == "小"
+    assert collapse_loops("大意,大意,大意,大意,") == "大意,"
+    assert collapse_loops("你好你好") == "你好你好"  # two repeats are speech, not a loop
+
+
+def test_fake_asr_plays_its_script():
+    fake = FakeASR(["你好", "再见"])
+    audio = np.zeros(16000, dtype=np.float32)
+    assert [fake.transcribe(audio).text for _ in range(3)] == ["你好", "再见", ""]
+    assert fake.transcribe(np.zeros(0, dtype=np.float32)).text == ""
+
+
+def test_missing_model_says_how_to_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TIERLINE_HOME", str(tmp_path))
+    with pytest.raises(ModelError, match="tierline models assemble"):
+        resolve_asr_model(None)
+
+
+# -- the real model ------------------------------------------------------------------------------
+
+@pytest.mark.model
+def test_real_speech_transcript_invariants(asr: WhisperASR):
+    errors = chars = 0
+    for path, reference in aishell_rows(4):
+        audio = load_audio(path)
+        t = asr.transcribe(audio)
+        assert t.text and t.language == "zh" and t.dialect is None
+        assert 0.0 < t.confidence <= 1.0
+        assert 0.0 <= t.start_s <= t.end_s <= len(audio) / 16000 + 1e-6
+        assert normalize_text(t.text) == normalize_text(t.text.replace("後", "后"))
+        ref = normalize_text(reference)
+        errors += edit_distance(ref, normalize_text(t.text))
+        chars += len(ref)
+    assert errors / chars < 0.35  # the 60-clip corpus CER is ~0.13 (README)
+
+
+@pytest.mark.model
+def test_telephone_band_still_transcribes(asr: WhisperASR):
+    path, reference = aishell_rows(1)[0]
+    t = asr.transcribe(telephone_round_trip(load_audio(path)))
+    ref = normalize_text(reference)
+    assert edit_distance(ref, normalize_text(t.text)) / len(ref) < 0.5
+
+
+@pytest.mark.model
+def test_silence_and_noise_give_no_words(asr: WhisperASR):
+    assert asr.transcribe(np.zeros(16000 * 2, dtype=np.float32)).text == ""
+    t = asr.transcribe(np.zeros(0, dtype=np.float32))
+    assert (t.text, t.confidence) == ("", 0.0)
+
+
+@pytest.mark.model
+def test_asr_eval_command_reports_cer(tmp_path: Path):
+    manifest = tmp_path / "m.tsv"
+    manifest.write_text("path\ttranscript\n" + "".join(
+        f"{p}\t{ref}\n" for p, ref in aishell_rows(3)), encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "tierline.agent.cli", "asr-eval", str(manifest), "--json",
+         "--telephone"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    summary = lines[-1]
+    assert summary["n"] == 3 and summary["telephone_8k"] is True
+    assert 0.0 <= summary["cer"] < 0.5
+    assert summary["errors"] == sum(line["errors"] for line in lines[:-1])
