@@ -272,6 +272,7 @@ def _churn(s: _Script) -> str:
         s.maybe(0.6, "complaint")
         s.maybe(0.3, "filler")
         s.say("churn")
+        s.maybe(0.2, "refusal")
     elif path < 0.65:
         s.maybe(0.5, s.rng.choice(("complaint", "tech_problem")))
         s.say("angry")
@@ -362,8 +363,9 @@ class DialogGenerator:
             story = rng.choices(names, weights)[0]
             script = _Script(rng, self.split)
             kind = STORIES[story][1](script)
-            if not script.acts:
+            if not script.acts or rng.random() < 0.3:  # an interjection anywhere
                 script.say("filler")
+                script.acts.insert(rng.randrange(len(script.acts)), script.acts.pop())
             customer = parse_customer({"id": f"{prefix}{i}", **_customer(kind, rng)})
             voice = rng.random() < 0.5
             evidence = tuple(self.evidence(a.text, _voice(a, rng) if voice else None)

@@ -52,7 +52,13 @@ def split_turns(text: str) -> tuple[str, ...]:
     return tuple(parts)
 
 
-def _read(path: str | Path, what: str) -> tuple[list[str], list[dict[str, str]]]:
+def read_csv(path: str | Path, what: str) -> tuple[list[str], list[dict[str, str]]]:
+    """Header and rows (stripped cells) of a CSV file.
+
+    Raises:
+        TierDataError: missing/unreadable file, no header, no rows, or a row longer than
+            the header.
+    """
     path = Path(path)
     try:
         with path.open(encoding="utf-8-sig", newline="") as fh:
@@ -112,9 +118,9 @@ def load_seed(dialogs: str | Path, numerical: str | Path,
         TierDataError: a missing or malformed file, missing columns, bad values, or rows
             that do not line up.
     """
-    dh, drows = _read(dialogs, "dialogs")
-    nh, nrows = _read(numerical, "numerical")
-    lh, lrows = _read(labels, "labels")
+    dh, drows = read_csv(dialogs, "dialogs")
+    nh, nrows = read_csv(numerical, "numerical")
+    lh, lrows = read_csv(labels, "labels")
     text_col = next((c for c in ("dialog", "text", "dialogue") if c in dh), None)
     if text_col is None:
         raise TierDataError(f"{dialogs}: needs a 'dialog' column (has: {', '.join(dh)})")

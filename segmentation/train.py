@@ -6,10 +6,11 @@ files (``--dialogs/--numerical/--labels``; one example per dialog). A second gen
 (another seed, same pool) picks the best epoch; the *test* template pool is never touched.
 
 The network is a small MLP (F → 64 → 32 → 4, ReLU, dropout) on standardised features,
-class-weighted cross-entropy, Adam. The export writes the standardisation and the three
-layers as a plain ONNX graph (``features`` → ``logits``) with ``onnx.helper``, plus a JSON
-with the version, feature names, columns and training facts. The text-blind model is the same
-network on the voice and CRM columns only (:data:`tierline.segmentation.state.TEXT_BLIND`).
+class-weighted cross-entropy with label smoothing, Adam, and jitter on the lexicon and voice
+scores. The export writes the standardisation and the three layers as a plain ONNX graph
+(``features`` → ``logits``) with ``onnx.helper``, plus a JSON with the version, feature names,
+columns and training facts. The text-blind model is the same network on the voice and CRM
+columns only (:data:`tierline.segmentation.state.TEXT_BLIND`).
 
 torch and onnx come from the ``train`` extra; they are imported inside :func:`run`.
 """
@@ -28,6 +29,11 @@ from tierline.segmentation.records import TIERS
 from tierline.segmentation.state import FEATURE_NAMES, TEXT_BLIND
 
 HIDDEN = (64, 32)
+NOISE = {"sentiment_last": 0.15, "sentiment_min": 0.15, "sentiment_mean": 0.15,
+         "anger_max": 0.1, "anger_last": 0.1, "arousal_max": 0.1, "arousal_last": 0.1}
+"""Training-time Gaussian jitter (raw units) on the lexicon and voice scores, so the model
+cannot key on their exact values (e.g. "sentiment exactly 0" standing in for a missed
+intent); label smoothing 0.05 keeps it from being certain on unseen phrasings."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -66,8 +72,12 @@ def _import_torch():
 
 
 def _fit(torch, x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.ndarray,
-         epochs: int, seed: int) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, dict]:
-    """Train the MLP; returns layer weights (W, b pairs), mean, std, and training facts."""
+         epochs: int, seed: int,
+         names: list[str]) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, dict]:
+    """Train the MLP; returns layer weights (W, b pairs), mean, std, and training facts.
+
+    ``names`` are the feature names of ``x``'s columns (for the :data:`NOISE` jitter).
+    """
     torch.manual_seed(seed)
     mean = x.mean(axis=0)
     std = np.where(x.std(axis=0) < 1e-6, 1.0, x.std(axis=0))
@@ -81,10 +91,14 @@ def _fit(torch, x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.ndarray,
         if i < len(sizes) - 2:
             layers += [torch.nn.ReLU(), torch.nn.Dropout(0.1)]
     net = torch.nn.Sequential(*layers)
+    jitter = torch.zeros(x.shape[1])
+    for name, sigma in NOISE.items():
+        if name in names:
+            jitter[names.index(name)] = sigma / float(std[names.index(name)])
     counts = np.bincount(y, minlength=len(TIERS)).astype(np.float64)
     weights = torch.tensor(counts.sum() / (len(TIERS) * np.maximum(counts, 1)),
                            dtype=torch.float32)
-    loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
+    loss_fn = torch.nn.CrossEntropyLoss(weight=weights, label_smoothing=0.05)
     opt = torch.optim.Adam(net.parameters(), lr=3e-3, weight_decay=1e-4)
     gen = torch.Generator().manual_seed(seed)
     best: tuple[float, int, dict] = (-1.0, 0, {})
@@ -92,7 +106,8 @@ def _fit(torch, x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.ndarray,
         net.train()
         for idx in torch.randperm(len(xt), generator=gen).split(256):
             opt.zero_grad()
-            loss_fn(net(xt[idx]), yt[idx]).backward()
+            xb = xt[idx] + torch.randn(len(idx), x.shape[1], generator=gen) * jitter
+            loss_fn(net(xb), yt[idx]).backward()
             opt.step()
         net.eval()
         with torch.no_grad():
@@ -190,7 +205,8 @@ def run(args: argparse.Namespace) -> int:
             "template_split": "train"}
     for name, cols in ((MAIN, tuple(range(len(FEATURE_NAMES)))), (BLIND_NAME, TEXT_BLIND)):
         c = list(cols)
-        params, mean, std, facts = _fit(torch, x[:, c], y, xv[:, c], yv, args.epochs, args.seed)
+        params, mean, std, facts = _fit(torch, x[:, c], y, xv[:, c], yv, args.epochs, args.seed,
+                                        [FEATURE_NAMES[i] for i in c])
         _save(out, name, params, mean, std, cols, {"version": f"{name}-{version}",
                                                    "training": {**data, **facts}})
         print(f"{name}: best epoch {facts['best_epoch']}, validation macro-F1 "

@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     from tierline.audio.io import probe
     from tierline.audio.vad import EndpointerConfig
     from tierline.nlu.pipeline import Nlu
+    from tierline.segmentation.outcomes import remember_call
 
     paths = [Path(p) for p in args.audio]
     infos = [probe(p) for p in paths]  # fail fast on bad files, before loading models
@@ -123,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
             results.append(result)
             emit(out, result)
             print(summary_line(path.name, result), file=table, flush=True)
+            if problem := remember_call(path.stem, session.scorer, customer.id or None):
+                print(f"tierline: warning: {problem}", file=sys.stderr)  # for `feedback`
             if error:
                 failed = f"{path}: {error} (kept {len(record.turns)} turns decided before it)"
                 break

@@ -1,11 +1,21 @@
-"""`tierline tier --dialog D.json`: the tier and route logic on text turns (no audio)."""
+"""`tierline tier --dialog D.json`: the tier and route logic on text turns (no audio).
+
+With ``--baseline rfm`` the trained tier model is replaced by the RFM-rules baseline (the
+"traditional CRM": the tier comes from the CRM record alone); the JSON contract is the same.
+Each finished call is stored under its id for ``tierline feedback`` (not with a baseline, or
+with ``--no-store``).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from tierline.agent.clikit import UsageError, emit, summary_line, turn_line
+from tierline.agent.clikit import emit, summary_line, turn_line
+from tierline.segmentation.errors import TierDataError
+from tierline.segmentation.model import TierModelError
+
+INPUT_ERRORS = (TierDataError, TierModelError)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -13,7 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dialog", required=True, metavar="D.json",
                    help='{"id","customer","utterances"} or a list of them')
     p.add_argument("--json", action="store_true", help="one replay-style object per dialog")
-    p.add_argument("--baseline", choices=["rfm"])
+    p.add_argument("--baseline", choices=["rfm"],
+                   help="tier with the RFM-rules baseline instead of the trained model")
+    p.add_argument("--no-store", action="store_true",
+                   help="do not keep the calls for `tierline feedback`")
     p.set_defaults(func=run)
 
 
@@ -22,14 +35,19 @@ def run(args: argparse.Namespace) -> int:
     from tierline.agent.policy import RoutingPolicy
     from tierline.agent.session import CallSession, Models
     from tierline.nlu.pipeline import Nlu
+    from tierline.segmentation.outcomes import remember_call
+    from tierline.segmentation.rfm import RfmTierScorer
 
-    if args.baseline:
-        raise UsageError("--baseline rfm arrives with the tiering issue; not available yet")
     dialogs = load_dialogs(args.dialog)
     models = Models(nlu=Nlu())
     for dialog in dialogs:
         call = {"id": dialog.id, "source": "text", "customer": dialog.customer.id or None}
+        if args.baseline:
+            call["tier_model"] = "rfm-rules"
         session = CallSession(models, dialog.customer, call, RoutingPolicy())
+        if args.baseline == "rfm":
+            session.scorer = RfmTierScorer(dialog.customer)
+            session.record.initial_tier = session.scorer.initial()
         for i, text in enumerate(dialog.utterances):
             turn = session.on_text(text, start_s=float(i), end_s=float(i))
             if not args.json:
@@ -40,4 +58,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(summary_line(dialog.id, result))
             print("   reasons: " + "; ".join(session.record.final_tier.reasons))
+        if not (args.baseline or args.no_store):
+            problem = remember_call(dialog.id, session.scorer, dialog.customer.id or None)
+            if problem:
+                print(f"tierline: warning: {problem}", file=sys.stderr)
     return 0

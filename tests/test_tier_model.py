@@ -1,0 +1,126 @@
+"""The trained tier model behind TierScorer: samples, decisive signals, hysteresis, reasons."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tierline.nlu.pipeline import Nlu
+from tierline.segmentation.adapter import Adapter
+from tierline.segmentation.features import CustomerProfile, load_customer, parse_customer
+from tierline.segmentation.generator import DialogGenerator
+from tierline.segmentation.model import TierModel, TierModelError, load_model
+from tierline.segmentation.records import TIERS, TurnEvidence
+from tierline.segmentation.state import FEATURE_NAMES
+from tierline.segmentation.tier import TierScorer
+
+CALLS = Path(__file__).resolve().parents[1] / "samples" / "calls"
+
+
+@pytest.fixture(scope="module")
+def gen() -> DialogGenerator:
+    return DialogGenerator(Nlu(), split="all")
+
+
+def scorer(customer: CustomerProfile | None = None, model=None) -> TierScorer:
+    return TierScorer(customer or CustomerProfile(), model, Adapter(), llm=False)
+
+
+def run(texts, gen, customer=None) -> list:
+    s = scorer(customer)
+    return [s.initial()] + [s.update(gen.evidence(t)) for t in texts]
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in CALLS.glob("*.txt")))
+def test_sample_call_scripts_reach_expected_tier(name, gen):
+    texts = [t for t in (CALLS / f"{name}.txt").read_text(encoding="utf-8").splitlines() if t]
+    expected = json.loads((CALLS / f"{name}.expected.json").read_text(encoding="utf-8"))
+    updates = run(texts, gen, load_customer(CALLS / f"{name}.customer.json"))
+    assert updates[-1].label == expected["tier"]
+    assert updates[-1].reasons
+
+
+def test_updates_are_calibrated_distributions(gen):
+    for u in run(["你好", "价格多少？", "我再考虑一下"], gen):
+        assert set(u.scores) == set(TIERS)
+        assert abs(sum(u.scores.values()) - 1) < 1e-3
+        assert u.label in TIERS
+
+
+def test_decisive_budget_switches_at_once_and_persists(gen):
+    updates = run(["你好，我想了解一下你们的系统。", "年度预算100万。", "嗯。", "好的。"], gen)
+    assert updates[1].label == "medium"
+    assert updates[2].label == "high" and updates[2].changed
+    assert "budget 1,000,000 CNY" in updates[2].reasons
+    assert all(u.label == "high" for u in updates[2:])  # a budget said once still counts
+
+
+def test_churn_signal_of_existing_customer(gen):
+    customer = parse_customer({"contract_value": 300000, "renewal_rate": 0.8})
+    updates = run(["合同到期我们就不续了，准备换成飞书。"], gen, customer)
+    assert updates[-1].label == "churn_risk"
+    assert any("leaving" in r for r in updates[-1].reasons)
+
+
+def test_same_words_from_a_prospect_are_not_churn(gen):
+    updates = run(["我们已经在用飞书了，不需要。"], gen)
+    assert updates[-1].label == "low"
+
+
+def test_reasons_name_the_evidence(gen):
+    updates = run(["你们能定制吗？", "审批流程需要定制。", "报表也要定制，能做我们就签。"], gen)
+    assert updates[-1].label == "high"
+    assert any("customisation 3 times" in r for r in updates[-1].reasons)
+
+
+def test_defaulted_features_are_said(gen):
+    updates = run(["价格多少？"], gen, parse_customer({"contract_value": 0}))
+    assert any("defaulted" in r for r in updates[-1].reasons)
+
+
+class _FakeSession:
+    """onnxruntime stand-in: returns scripted logits, one row per input row."""
+
+    def __init__(self, script: list[list[float]]) -> None:
+        self.script, self.calls = script, 0
+
+    def run(self, _outputs, feeds):
+        row = self.script[min(self.calls, len(self.script) - 1)]
+        self.calls += 1
+        return [np.tile(np.array(row, np.float32), (len(feeds["features"]), 1))]
+
+
+def fake_model(script: list[list[float]]) -> TierModel:
+    return TierModel("fake", tuple(range(len(FEATURE_NAMES))), {}, _FakeSession(script))
+
+
+def test_hysteresis_keeps_label_on_one_ambiguous_turn():
+    # medium, then a turn where low only just leads, then a clear low
+    model = fake_model([[0, 2, 0, 0], [0, 2, 0, 0], [0, 1.0, 1.2, 0], [0, 0, 3, 0]])
+    s = scorer(model=model)
+    labels = [s.initial().label] + [s.update(TurnEvidence({"other": 1.0})).label
+                                    for _ in range(3)]
+    assert labels == ["medium", "medium", "medium", "low"]
+
+
+def test_model_files_must_match_features(tmp_path):
+    meta = json.loads((CALLS.parents[1] / "segmentation" / "tier_model.json")
+                      .read_text(encoding="utf-8"))
+    meta["features"] = meta["features"][:-1]
+    (tmp_path / "tier_model.json").write_text(json.dumps(meta), encoding="utf-8")
+    (tmp_path / "tier_model.onnx").write_bytes(b"not onnx")
+    with pytest.raises(TierModelError, match="retrain"):
+        load_model(directory=tmp_path)
+    with pytest.raises(TierModelError, match="not found"):
+        load_model(directory=tmp_path / "missing")
+
+
+def test_shipped_model_metadata():
+    model = load_model()
+    assert model.meta["tiers"] == list(TIERS)
+    assert model.meta["training"]["template_split"] == "train"
+    x = np.zeros((3, len(FEATURE_NAMES)), np.float32)
+    assert model.logits(x).shape == (3, 4)
