@@ -23,7 +23,7 @@ test: setup model
 setup: debs venv
 
 debs: $(STAMPS)/debs
-$(STAMPS)/debs:
+$(STAMPS)/debs: Makefile
 	@missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages: $$missing"; \
@@ -52,7 +52,9 @@ bench: setup model
 	$(BIN)/python benchmarks/bench_replay.py
 
 asr-eval: setup model
-	$(BIN)/tierline asr-eval ../shared/data/aishell1_sample/manifest.tsv
+	$(BIN)/python benchmarks/aishell_manifest.py --out out/aishell_manifest.tsv
+	$(BIN)/tierline asr-eval out/aishell_manifest.tsv --json | tail -1
+	$(BIN)/tierline asr-eval out/aishell_manifest.tsv --json --telephone | tail -1
 
 clean:
 	rm -rf $(VENV) $(STAMPS) out *.egg-info
