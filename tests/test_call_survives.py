@@ -12,22 +12,22 @@ from tierline.agent import replay as replay_module
 from tierline.agent.replay import replay_file
 from tierline.agent.session import CallSession, Models
 from tierline.audio.errors import AudioError
-from tierline.audio.io import iter_frames
+from tierline.audio.io import iter_frames, load_audio
 from tierline.dialects.asr import FakeASR
 from tierline.nlu.pipeline import Nlu
 from tierline.segmentation.features import parse_customer
 
 RATE = 16000
+AISHELL = Path(__file__).resolve().parents[2] / "shared" / "data" / "aishell1_sample" / "wav"
 
 
-def tone_bursts(path: Path, bursts: int) -> Path:
-    """Voiced bursts (1 s of a harmonic tone) separated by 1.5 s of silence."""
-    t = np.arange(RATE) / RATE
-    voiced = 0.3 * sum(np.sin(2 * np.pi * f * t) for f in (180, 360, 540, 720)) / 4
-    pieces = [np.zeros(RATE // 2)]
-    for _ in range(bursts):
-        pieces += [voiced, np.zeros(int(RATE * 1.5))]
-    sf.write(path, np.concatenate(pieces).astype(np.float32), RATE)
+def speech_turns(path: Path, turns: int) -> Path:
+    """Real Mandarin clips (AISHELL) separated by 1.5 s of silence, written at 16 kHz."""
+    clips = sorted(AISHELL.glob("*.wav"))[:turns]
+    pieces = [np.zeros(RATE // 2, dtype=np.float32)]
+    for clip in clips:
+        pieces += [load_audio(clip), np.zeros(int(RATE * 1.5), dtype=np.float32)]
+    sf.write(path, np.concatenate(pieces), RATE)
     return path
 
 
@@ -36,20 +36,20 @@ def session(texts: list[str]) -> CallSession:
     return CallSession(Models(nlu=Nlu(), asr=FakeASR(texts)), customer, {"id": "t"})
 
 
-def test_every_burst_becomes_a_turn(tmp_path: Path):
+def test_every_clip_becomes_a_turn(tmp_path: Path):
     s = session(["你好", "我们不想用你们的系统了", "再见"])
-    record, error = replay_file(tone_bursts(tmp_path / "c.wav", 3), s)
+    record, error = replay_file(speech_turns(tmp_path / "c.wav", 3), s)
     assert error is None
     assert [t.text for t in record.turns] == ["你好", "我们不想用你们的系统了", "再见"]
     assert record.to_dict()["route"]["queue"] == "retention"
 
 
 def test_audio_breaking_off_keeps_earlier_turns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    path = tone_bursts(tmp_path / "c.wav", 3)
+    path = speech_turns(tmp_path / "c.wav", 3)
 
     def breaking(*args, **kwargs):
         for i, frame in enumerate(iter_frames(*args, **kwargs)):
-            if i == 150:  # 3 s in: after the second burst has started
+            if i == 400:  # 8 s in: the second turn is closed, the third has begun
                 raise AudioError(f"not a readable audio file: {path} (stream cut)")
             yield frame
 
