@@ -27,6 +27,7 @@ from tierline.agent.session import CallSession
 from tierline.audio.endpointer import ConfirmConfig, TwoStageEndpointer
 from tierline.audio.errors import AudioError
 from tierline.audio.io import iter_frames
+from tierline.audio.prosody import prewarm
 from tierline.audio.records import Frame
 from tierline.audio.vad import Endpointer, EndpointerConfig
 from tierline.dialects.asr import ASR
@@ -154,6 +155,7 @@ def replay_file(
     if memo is not None:
         session.models = replace(models, asr=memo)
     endpointer = make_endpointer(options, memo)
+    prewarm()  # librosa/numba start-up must not land in the first turn's decision latency
     frames = iter_frames(path, channel=options.channel, caller_channel=options.caller_channel)
 
     def decide(utterances: list, arrived: float) -> None:

@@ -186,3 +186,16 @@ def extract_prosody(
         shimmer=_perturbation(rms[voiced]),
         speech_like=not steady,
     )
+
+
+_WARM = False
+
+
+def prewarm() -> None:
+    """Pay librosa's import and numba compilation (~1 s) once, before the first live turn."""
+    global _WARM
+    if not _WARM:
+        t = np.arange(PIPELINE_RATE // 2) / PIPELINE_RATE
+        extract_prosody((0.3 * np.sin(2 * np.pi * 150 * t) * np.hanning(len(t))).astype(
+            np.float32))
+        _WARM = True

@@ -71,6 +71,7 @@ def test_two_turns_found_with_accurate_boundaries(two_turns):
     for utt, (start, end) in zip(utterances, truth, strict=True):
         assert abs(utt.start_s + pre_roll - start) < 0.3
         assert utt.start_s <= start  # the pre-roll covers the onset
+        assert utt.speech_start_s == pytest.approx(utt.start_s + pre_roll, abs=0.021)
         assert abs(utt.end_s - end) < 0.3
         assert utt.detected_at_s == pytest.approx(utt.end_s + hangover, abs=0.021)
         assert utt.audio.dtype == np.float32 and utt.sample_rate == RATE

@@ -113,25 +113,11 @@ def _pairs() -> dict:
 
 
 def _espeak(text: str, speed: int, amplitude: int, pitch: int):
-    import shutil
-    import subprocess
-    import tempfile
+    from tierline.audio import espeak
 
-    import numpy as np
-    from pypinyin import Style, lazy_pinyin
-
-    from tierline.audio.io import load_audio, telephone_round_trip
-
-    if not shutil.which("espeak-ng"):
+    if not espeak.available():
         raise UsageError("--pairs needs espeak-ng (apt-get install espeak-ng)")
-    pinyin = " ".join(lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True))
-    with tempfile.TemporaryDirectory() as tmp:
-        wav = Path(tmp) / "s.wav"
-        subprocess.run(["espeak-ng", "-v", "cmn-latn-pinyin", "-s", str(speed), "-g", "2",
-                        "-a", str(amplitude), "-p", str(pitch), "-w", str(wav), pinyin],
-                       check=True, capture_output=True)
-        audio = load_audio(wav)
-    return telephone_round_trip(np.clip(audio * 0.7, -1, 1).astype(np.float32))
+    return espeak.render(text, speed, amplitude, pitch)
 
 
 def agitate(audio, rate: int = 16000):
