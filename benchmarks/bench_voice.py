@@ -26,6 +26,44 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
 
+def barge_in(clips: list, coughs: int = 100, seed: int = 5) -> dict:
+    """Prompts interrupted by synthetic coughs (should be 0) and by real speech (latency)."""
+    from tierline.audio.bargein import BargeInController, StopPrompt
+    from tierline.audio.io import telephone_round_trip
+    from tierline.audio.vadeval import RATE, TestCall, pink_noise, speech_span, synth_cough
+
+    rng = np.random.default_rng(seed)
+    level = 10 ** (-24 / 20)
+
+    def stops(audio: np.ndarray) -> list[float]:
+        audio = audio + pink_noise(len(audio), rng) * level / 10 ** (25 / 20)
+        call = TestCall(telephone_round_trip(np.clip(audio, -1, 1).astype(np.float32)), (),
+                        (), None)
+        ctl = BargeInController()
+        ctl.start_prompt("prompt")
+        return [e.at_s for f in call.frames() for e in ctl.push(f) if isinstance(e, StopPrompt)]
+
+    cough_stops = 0
+    for _ in range(coughs):
+        audio = np.zeros(int(2.5 * RATE), np.float32)
+        cough = synth_cough(rng, level)
+        audio[RATE // 2 : RATE // 2 + len(cough)] += cough
+        cough_stops += bool(stops(audio))
+    latencies, missed = [], 0
+    for clip in clips:
+        span = speech_span(clip)
+        scaled = clip * level / (np.sqrt(np.mean(clip[np.abs(clip) > 0.003] ** 2)) + 1e-9)
+        at = stops(np.concatenate([np.zeros(RATE, np.float32), scaled]))
+        if at and span:
+            latencies.append((at[0] - 1.0 - span[0]) * 1000)
+        else:
+            missed += 1
+    return {"coughs_that_stopped_the_prompt": f"{cough_stops}/{coughs}",
+            "speech_that_stopped_the_prompt": f"{len(latencies)}/{len(clips)}",
+            "stop_after_speech_onset_ms": {"median": round(statistics.median(latencies)),
+                                           "p90": round(percentile(latencies, 90))}}
+
+
 def main() -> int:
     root = Path(__file__).resolve().parent.parent
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -91,6 +129,7 @@ def main() -> int:
         "emotion_fusion_us": {"median": round(statistics.median(emotion_us), 1)},
         "cold_first_prosody_ms": round(cold_ms, 1),
         "target_pct": 5.0,
+        "barge_in": barge_in(load_clips(args.speech, "BAC009S0252")),
     }
     print(json.dumps(summary, indent=2))
     if args.json:
