@@ -13,14 +13,17 @@ CRM features are drawn per caller kind (cold / engaged / hot prospect, existing 
 unhappy customer), with overlap between kinds, some features missing (defaulted) and RFM
 columns present for about half of the callers. Voice evidence is simulated for half of the
 dialogs (an imperfect emotion label and arousal per act, as a prosody model would give); the
-other half uses the word-based emotion that a session falls back to.
+other half uses the word-based emotion that a session falls back to. The intent distributions
+of each dialog are sharpened or flattened at random (power e^U(-0.7, 0.7)), so the tier model
+survives a change of NLU calibration (the keyword rules today, a trained classifier next).
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tierline.audio.emotion import emotion_from_words
 from tierline.nlu.pipeline import Nlu
@@ -318,6 +321,17 @@ def _voice(act: Act, rng: random.Random) -> tuple[str, float]:
     return label, round(arousal, 3)
 
 
+def _sharpen(ev: TurnEvidence, power: float) -> TurnEvidence:
+    """Intent distribution raised to ``power`` and renormalised: another NLU's calibration
+    (a sharper trained classifier or a flatter one), so the tier model does not depend on
+    the exact confidence level of today's NLU."""
+    if abs(power - 1) < 1e-6:
+        return ev
+    raised = {k: v**power for k, v in ev.intent_scores.items()}
+    total = sum(raised.values()) or 1.0
+    return replace(ev, intent_scores={k: v / total for k, v in raised.items()})
+
+
 class DialogGenerator:
     """Draws labelled dialogs.
 
@@ -368,8 +382,9 @@ class DialogGenerator:
                 script.acts.insert(rng.randrange(len(script.acts)), script.acts.pop())
             customer = parse_customer({"id": f"{prefix}{i}", **_customer(kind, rng)})
             voice = rng.random() < 0.5
-            evidence = tuple(self.evidence(a.text, _voice(a, rng) if voice else None)
-                             for a in script.acts)
+            sharpness = math.exp(rng.uniform(-0.7, 0.7))
+            evidence = tuple(_sharpen(self.evidence(a.text, _voice(a, rng) if voice else None),
+                                      sharpness) for a in script.acts)
             f = customer.features
             labels = tuple(
                 label_of(script.acts[:t], f["contract_value"] > 0, f["complaint_count"])

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from tierline.segmentation.features import CustomerProfile
-from tierline.segmentation.state import GROUPS, EvidenceState, crm_vector
+from tierline.segmentation.state import FEATURE_NAMES, GROUPS, EvidenceState, crm_vector
 
 MIN_CONTRIBUTION = 0.25
 """Log-odds a group must add to the chosen tier to be named (the strongest positive group is
@@ -24,11 +24,18 @@ TOP = 3
 
 _NEUTRAL = EvidenceState().vector(crm_vector(CustomerProfile()))
 _GROUP_COLS = {g: np.array(c) for g, c in GROUPS.items()}
+_SAID_COLS = {g: np.array([i for i in c if FEATURE_NAMES[i].startswith("count:")], int)
+              for g, c in GROUPS.items()}
+_OTHER_COLS = {g: np.array([i for i in c if ":" not in FEATURE_NAMES[i]], int)
+               for g, c in GROUPS.items()}
 
 
 def present_groups(x: np.ndarray) -> list[str]:
-    """Groups whose features differ from a silent caller with an empty CRM record."""
-    return [g for g, c in _GROUP_COLS.items() if not np.array_equal(x[c], _NEUTRAL[c])]
+    """Groups holding evidence: an intent said in some turn (not just a trace of probability),
+    or other features that differ from a silent caller with an empty CRM record."""
+    return [g for g in GROUPS
+            if (x[_SAID_COLS[g]] > 0).any()
+            or not np.array_equal(x[_OTHER_COLS[g]], _NEUTRAL[_OTHER_COLS[g]])]
 
 
 def occluded(x: np.ndarray, groups: list[str]) -> np.ndarray:

@@ -11,6 +11,9 @@ decides the label with hysteresis:
 - a decisive signal ("年度预算100万", "合同到期就不续了") moves the probabilities far more than
   that margin, so it switches the tier at once.
 
+churn_risk is ruled out for a caller who is not an existing customer (contract_value 0 or
+unknown), as ARCHITECTURE.md defines it; the model's other tiers share that probability.
+
 Tier semantics are those of ARCHITECTURE.md, as encoded by the training labels
 (:mod:`tierline.segmentation.labels`). The hand-weighted scorer that came first lives on as
 :class:`tierline.segmentation.rules.RuleTierScorer`, a baseline.
@@ -31,6 +34,8 @@ from tierline.segmentation.state import EvidenceState, crm_vector
 
 HYSTERESIS = 0.15
 """Probability lead the new leader needs over the current label to replace it."""
+_CHURN = TIERS.index("churn_risk")
+_IMPOSSIBLE = -1e4
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
@@ -137,7 +142,11 @@ class TierScorer:
         groups = present_groups(x)
         base = self.model.logits(occluded(x, groups))
         self._features, self._logits = x, base[0]
-        log_probs = log_softmax(self.adapter.apply(base))
+        adapted = self.adapter.apply(base)
+        if not self.customer.is_existing_customer:  # churn_risk needs contract_value > 0
+            adapted = adapted.copy()
+            adapted[:, _CHURN] = _IMPOSSIBLE
+        log_probs = log_softmax(adapted)
         probs = np.exp(log_probs[0])
         llm_note = None
         if self.llm:

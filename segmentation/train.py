@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -203,13 +206,20 @@ def run(args: argparse.Namespace) -> int:
     data = {"generated_dialogs": len(train), "seed_dialogs": len(seed_dialogs),
             "seed": args.seed, "epochs": args.epochs, "examples": int(len(y)),
             "template_split": "train"}
-    for name, cols in ((MAIN, tuple(range(len(FEATURE_NAMES)))), (BLIND_NAME, TEXT_BLIND)):
-        c = list(cols)
-        params, mean, std, facts = _fit(torch, x[:, c], y, xv[:, c], yv, args.epochs, args.seed,
-                                        [FEATURE_NAMES[i] for i in c])
-        _save(out, name, params, mean, std, cols, {"version": f"{name}-{version}",
-                                                   "training": {**data, **facts}})
-        print(f"{name}: best epoch {facts['best_epoch']}, validation macro-F1 "
-              f"{facts['validation_macro_f1']:.3f} -> {out / (name + '.onnx')}")
+    staging = Path(tempfile.mkdtemp(prefix=".tier-", dir=out))
+    try:
+        for name, cols in ((MAIN, tuple(range(len(FEATURE_NAMES)))), (BLIND_NAME, TEXT_BLIND)):
+            c = list(cols)
+            params, mean, std, facts = _fit(torch, x[:, c], y, xv[:, c], yv, args.epochs,
+                                            args.seed, [FEATURE_NAMES[i] for i in c])
+            _save(staging, name, params, mean, std, cols, {"version": f"{name}-{version}",
+                                                           "training": {**data, **facts}})
+            print(f"{name}: best epoch {facts['best_epoch']}, validation macro-F1 "
+                  f"{facts['validation_macro_f1']:.3f}")
+        for f in sorted(staging.iterdir()):  # both models or neither
+            os.replace(f, out / f.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    print(f"written: {', '.join(str(out / f'{n}.onnx') for n in (MAIN, BLIND_NAME))}")
     print(f"done in {time.perf_counter() - t0:.1f} s")
     return 0

@@ -68,12 +68,21 @@ def test_churn_signal_of_existing_customer(gen):
 def test_same_words_from_a_prospect_are_not_churn(gen):
     updates = run(["我们已经在用飞书了，不需要。"], gen)
     assert updates[-1].label == "low"
+    for text in ("我们在用钉钉，挺好的。", "我们要退款，准备换成飞书。", "我要投诉你们！"):
+        update = run([text], gen)[-1]  # no contract: churn_risk is ruled out
+        assert update.label != "churn_risk" and update.scores["churn_risk"] < 1e-3
 
 
 def test_reasons_name_the_evidence(gen):
     updates = run(["你们能定制吗？", "审批流程需要定制。", "报表也要定制，能做我们就签。"], gen)
     assert updates[-1].label == "high"
     assert any("customisation 3 times" in r for r in updates[-1].reasons)
+
+
+def test_reasons_only_cite_what_was_said(gen):
+    reasons = run(["预算大概30万。"], gen)[-1].reasons
+    assert "budget 300,000 CNY" in reasons
+    assert not any(w in r for r in reasons for w in ("routine", "hesitating", "customisation"))
 
 
 def test_defaulted_features_are_said(gen):
