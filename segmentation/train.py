@@ -48,6 +48,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--epochs", type=int, default=40, help="training epochs (default 40)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    p.add_argument("--write-generated", metavar="DIR",
+                   help="also write the generated training dialogs as seed-format CSVs")
     p.add_argument("--out", metavar="DIR",
                    help="output directory (default $TIERLINE_HOME/models/tier; the shipped "
                         "model is segmentation/ in the repository)")
@@ -181,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
     from tierline.segmentation.generator import DialogGenerator
     from tierline.segmentation.model import MAIN
     from tierline.segmentation.model import TEXT_BLIND as BLIND_NAME
-    from tierline.segmentation.seedfmt import load_seed
+    from tierline.segmentation.seedfmt import load_seed, write_seed
 
     seed_dialogs = load_seed(args.dialogs, args.numerical, args.labels) if args.dialogs else []
     torch = _import_torch()
@@ -193,6 +195,10 @@ def run(args: argparse.Namespace) -> int:
     gen = DialogGenerator(split="train")
     train = gen.generate(args.generated, seed=args.seed, prefix="train")
     val = gen.generate(max(args.generated // 5, 200), seed=args.seed + 1, prefix="val")
+    if args.write_generated:
+        written = write_seed(((d.id, d.customer, d.utterances, d.label) for d in train),
+                             args.write_generated)
+        print(f"generated dialogs written: {', '.join(map(str, written))}")
     x, y = from_generated(train)
     xs, ys = from_seed(seed_dialogs, gen)
     x, y = np.concatenate([x, xs]), np.concatenate([y, ys])

@@ -120,8 +120,13 @@ def test_train_tier_smoke_run(tmp_path, capsys, monkeypatch):
     assert main(["train", "tier", "--generated", "40", "--epochs", "2", "--threads", "1",
                  "--dialogs", str(SEED / "train_dialogs.csv"), "--numerical",
                  str(SEED / "train_numerical.csv"), "--labels", str(SEED / "train_labels.csv"),
-                 "--out", str(out)]) == 0
+                 "--out", str(out), "--write-generated", str(tmp_path / "gen")]) == 0
     assert "seed dialogs" in capsys.readouterr().out
+    from tierline.segmentation.seedfmt import load_seed
+
+    exported = load_seed(*(tmp_path / "gen" / f"train_{n}.csv"
+                           for n in ("dialogs", "numerical", "labels")))
+    assert len(exported) == 40  # the generated set round-trips through the seed format
     from tierline.segmentation.model import MAIN, TEXT_BLIND, load_model
 
     for name in (MAIN, TEXT_BLIND):
