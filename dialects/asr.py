@@ -115,6 +115,24 @@ def remove_prompt_echo(text: str, prompt: str | None, min_run: int = 6) -> str:
     return "".join(c for c in clauses if not echoed(c))
 
 
+NO_SPEECH_THRESHOLD = 0.6
+"""A segment Whisper itself rates as more likely silence than speech is dropped."""
+LOOP_COMPRESSION_RATIO = 2.4
+"""A segment whose text compresses this well (gzip) is a decoder loop, not speech."""
+
+
+def _hallucinated(segment) -> bool:
+    """Whether a faster-whisper segment is text invented over silence or a decoder loop.
+
+    On digital silence Whisper base writes "再次" over and over with no_speech_prob 0.75 and
+    a compression ratio near 10; real speech in the AISHELL sample stays below 0.1 and 1.
+    faster-whisper keeps such segments when their log-probability is high, so we check both
+    signals ourselves (its own thresholds: 0.6 and 2.4).
+    """
+    return (segment.no_speech_prob > NO_SPEECH_THRESHOLD
+            or segment.compression_ratio > LOOP_COMPRESSION_RATIO)
+
+
 def collapse_loops(text: str) -> str:
     """Collapse decoder loops ("小小小小小…", "大意,大意,大意…") to one occurrence."""
     return _LOOP.sub(r"\1", text)
@@ -165,11 +183,10 @@ class WhisperASR(ASR):
                 without_timestamps=False,
             )
             segments = list(segments)
-        texts, logprobs, no_speech = [], [], []
-        for seg in segments:
-            texts.append(seg.text)
-            logprobs.append(seg.avg_logprob)
-            no_speech.append(seg.no_speech_prob)
+        no_speech = [seg.no_speech_prob for seg in segments]
+        segments = [seg for seg in segments if not _hallucinated(seg)]
+        texts = [seg.text for seg in segments]
+        logprobs = [seg.avg_logprob for seg in segments]
         text = "".join(texts).strip()
         if self._t2s is not None:
             text = self._t2s.convert(text)
