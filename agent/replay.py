@@ -12,7 +12,6 @@ would, and decisions are timed from the moment each turn's closing frame arrived
 
 from __future__ import annotations
 
-import hashlib
 import queue
 import threading
 import time
@@ -31,7 +30,7 @@ from tierline.audio.prosody import prewarm
 from tierline.audio.records import Frame
 from tierline.audio.vad import Endpointer, EndpointerConfig
 from tierline.dialects.asr import ASR
-from tierline.dialects.records import Transcript
+from tierline.dialects.memo import MemoASR
 
 _END = object()
 
@@ -57,29 +56,6 @@ class ReplayOptions:
     confirm: ConfirmConfig = field(default_factory=ConfirmConfig)
     two_stage: bool = True
     quantity_aware: bool = True
-
-
-class MemoASR(ASR):
-    """Wraps a recogniser and remembers its last result, keyed by the audio's content."""
-
-    def __init__(self, inner: ASR) -> None:
-        self.inner = inner
-        self.streaming = inner.streaming
-        self.sample_rate = inner.sample_rate
-        self._key: bytes | None = None
-        self._value: Transcript | None = None
-        self.calls = 0
-
-    @property
-    def language(self) -> str:
-        return self.inner.language
-
-    def _transcribe_impl(self, audio: np.ndarray) -> Transcript:
-        key = hashlib.blake2b(np.ascontiguousarray(audio).tobytes(), digest_size=16).digest()
-        if key != self._key or self._value is None:
-            self.calls += 1
-            self._key, self._value = key, self.inner.transcribe(audio)
-        return self._value
 
 
 def _paced(frames: Iterator[Frame], realtime: bool) -> Iterator[tuple[Frame, float]]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 import re
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +73,11 @@ class ASR:
         audio = np.asarray(audio, dtype=np.float32).reshape(-1)
         if audio.size == 0:
             return Transcript("", self.language, None, 0.0, 0.0, 0.0, 1.0)
-        return self._transcribe_impl(audio)
+        t0 = time.perf_counter()
+        result = self._transcribe_impl(audio)
+        if not result.compute_ms:
+            result = replace(result, compute_ms=(time.perf_counter() - t0) * 1000)
+        return result
 
     @property
     def language(self) -> str:

@@ -17,6 +17,8 @@ class Transcript:
         end_s: End of the recognised speech, seconds, relative to the utterance.
         confidence: exp(mean token log-probability), in [0, 1]; 0 for empty text.
         no_speech_prob: Whisper's probability that the window holds no speech.
+        compute_ms: Wall time the recogniser spent producing this transcript (a cached
+            transcript keeps the time of the decode that produced it).
     """
 
     text: str
@@ -26,3 +28,4 @@ class Transcript:
     end_s: float
     confidence: float
     no_speech_prob: float = 0.0
+    compute_ms: float = 0.0

@@ -23,7 +23,6 @@ from tierline.agent.livekit.agent import TierlineAgent
 from tierline.agent.livekit.audio_io import FileAudioInput, RecordingAudioOutput
 from tierline.agent.livekit.config import LiveKitConfig, TtsConfig
 from tierline.agent.livekit.ledger import CallLedger
-from tierline.agent.livekit.memo import MemoASR
 from tierline.agent.livekit.prompts import Prompts
 from tierline.agent.livekit.stt import TierlineSTT
 from tierline.agent.livekit.tts import EspeakTTS
@@ -31,6 +30,7 @@ from tierline.agent.livekit.vad import TierlineVAD
 from tierline.agent.records import CallRecord, TurnRecord
 from tierline.agent.session import CallSession
 from tierline.audio.vad import Endpointer, EndpointerConfig
+from tierline.dialects.memo import MemoASR
 
 logger = logging.getLogger("tierline.livekit")
 

@@ -9,7 +9,6 @@ confidence; the call ledger learns it with the utterance's place in the call.
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 
 import numpy as np
@@ -58,13 +57,12 @@ class TierlineSTT(stt.STT):
         audio = pcm.astype(np.float32) / 32768.0
         if frame.sample_rate != PIPELINE_RATE:
             audio = soxr.resample(audio, frame.sample_rate, PIPELINE_RATE).astype(np.float32)
-        t0 = time.perf_counter()
         if len(audio) < MIN_AUDIO_S * PIPELINE_RATE:  # the VAD's marker for a dropped click
             return stt.SpeechEvent(type=stt.SpeechEventType.FINAL_TRANSCRIPT,
                                    alternatives=[stt.SpeechData(language=LanguageCode("zh"),
                                                                 text="")])
         transcript = await asyncio.to_thread(self.asr.transcribe, audio)
-        asr_ms = (time.perf_counter() - t0) * 1000
+        asr_ms = transcript.compute_ms
         duration = len(audio) / PIPELINE_RATE
         if self.ledger is not None:
             self.ledger.heard(key, transcript.text, transcript.language, transcript.dialect,

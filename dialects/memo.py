@@ -1,8 +1,9 @@
-"""A recogniser that remembers recent results by audio content, shared by one call's plugins.
+"""A recogniser that remembers recent results by audio content, shared within one call.
 
-The endpointer may transcribe an open turn (quantity-aware endpointing), the STT plugin
-transcribes the closed utterance, and the agent hands the utterance to the call session, which
-transcribes it again: with one memo per call, Whisper decodes each stretch of audio once.
+The endpointer may transcribe an open turn (quantity-aware endpointing), a transport's STT
+may transcribe the closed utterance, and the call session transcribes it again: with one memo
+per call, Whisper decodes each stretch of audio once. A remembered transcript keeps the
+``compute_ms`` of the decode that produced it, so latency reports stay true.
 """
 
 from __future__ import annotations
