@@ -29,7 +29,7 @@ from tierline.agent.livekit.tts import EspeakTTS
 from tierline.agent.livekit.vad import TierlineVAD
 from tierline.agent.records import CallRecord, TurnRecord
 from tierline.agent.session import CallSession
-from tierline.audio.vad import Endpointer, EndpointerConfig
+from tierline.audio.vad import EndpointerConfig
 from tierline.dialects.memo import MemoASR
 
 logger = logging.getLogger("tierline.livekit")
@@ -58,14 +58,11 @@ def share_recogniser(call: CallSession) -> MemoASR:
 
 
 def endpointer_factory(endpointer: EndpointerConfig, asr: MemoASR) -> Callable[[], Any]:
-    """Endpointers cut exactly as `tierline replay` cuts (its factory when it has one)."""
-    from tierline.agent import replay
+    """Endpointers that cut exactly as `tierline replay` cuts (two-stage, quantity-aware)."""
+    from tierline.agent.replay import ReplayOptions, make_endpointer
 
-    make = getattr(replay, "make_endpointer", None)
-    if make is None:
-        return lambda: Endpointer(endpointer)
-    options = dataclasses.replace(replay.ReplayOptions(), endpointer=endpointer)
-    return lambda: make(options, asr)
+    options = dataclasses.replace(ReplayOptions(), endpointer=endpointer)
+    return lambda: make_endpointer(options, asr)
 
 
 def make_session(call: CallSession, config: LiveKitConfig, ledger: CallLedger,
