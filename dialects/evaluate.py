@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from tierline.dialects.asr import ASR
 from tierline.dialects.normalize import edit_distance, normalize_text
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+
 from tierline.audio.errors import AudioError
 from tierline.audio.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 from tierline.audio.io import (
