@@ -276,14 +276,29 @@ def parse_range(s: str) -> tuple[float, float] | None:
 
 
 def _scale_like(a_text: str, a_value: float, b_text: str) -> float:
-    """``三到五万``: give the bare lower end the big unit of the upper end."""
-    if any(u in a_text for u in ("万", "亿", "w", "k", "萬", "億")):
+    """Give a bare lower end the units that end the upper end.
+
+    ``三到五万`` → 30,000 and ``一到两百万`` → 1,000,000 (a bare digit takes the whole unit
+    tail, 百万); ``十到二十万`` → 100,000 and ``三百到五百万`` → 3,000,000 (a lower end with
+    its own small unit only takes the big unit, 万).
+    """
+    a = a_text.lower()
+    if any(u in a for u in ("万", "亿", "w", "k", "萬", "億")):
         return a_value
-    for unit, scale in (("亿", 1e8), ("億", 1e8), ("万", 1e4), ("萬", 1e4), ("w", 1e4),
-                        ("k", 1e3)):
-        if b_text.endswith(unit):
-            return a_value * scale
-    return a_value
+    bare = not any(c in _SMALL for c in a)
+    scale = 1.0
+    for c in reversed(b_text.lower()):
+        if c == "个":
+            continue
+        if c in _BIG:
+            scale *= _BIG[c]
+        elif c == "k":
+            scale *= 1000
+        elif bare and c in _SMALL:
+            scale *= _SMALL[c]
+        else:
+            break
+    return a_value * scale
 
 
 # -- scanning a sentence ----------------------------------------------------------------------
@@ -407,8 +422,9 @@ def _make_span(text: str, start: int, end: int, raw: str) -> NumberSpan | None:
         return None  # phone number / ID
     if not has_unit and len(raw) >= 7 and all(c in _DIGIT for c in raw):
         return None  # spoken phone number (幺三八...)
-    if len(raw) == 1 and raw in _DIGIT and after not in _CLASSIFIERS:
-        return None  # 一下, 一直, 三思
+    if len(raw) == 1 and raw in _DIGIT and after not in _CLASSIFIERS and not (
+            after in _CONNECTORS and end + 1 < len(text) and _is_start(text, end + 1)):
+        return None  # 一下, 一直, 三思 (but 三到五万 is a range)
     if len(digits) >= 7 and not has_unit and "." not in raw:
         return None
     r = _parse(raw)
