@@ -1,0 +1,167 @@
+"""Regenerate the ASR copies of the intent corpus (``nlu/data/intents_asr.tsv``).
+
+Every selected utterance of ``intents.tsv`` is spoken by espeak-ng's ``cmn-latn-pinyin``
+voice (fed numbered pinyin from pypinyin, as ``samples/make_samples.py`` does) at a speaking
+rate drawn per utterance, mixed with faint line noise, sent through an 8 kHz μ-law phone line
+(:func:`tierline.audio.io.telephone_round_trip`) and transcribed by our Whisper with the same
+settings as the replay pipeline. The transcripts are committed, so training reproduces from
+the repository without re-rendering; this module is only needed to regenerate or extend them.
+
+Whisper costs about 1 s per utterance on two threads; runs are incremental (rows already in
+the output file are kept and skipped) and bounded by ``--limit``, so a long run can be split.
+
+Usage::
+
+    nice -n 10 python -m tierline.nlu.asr_corpus [--splits train,dev,test]
+        [--train-percent 100] [--limit N] [--threads 2] [--out nlu/data/intents_asr.tsv]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tierline.nlu.data import DATA_DIR, SPLITS, asr_copies, load_intents, stable_bucket
+from tierline.nlu.errors import NluError
+
+VOICE = "cmn-latn-pinyin"
+RATE_WPM = (125, 175)
+"""Speaking rate range (words per minute); each utterance gets a fixed rate from its hash."""
+NOISE_DB = -55.0
+
+
+def to_pinyin(text: str) -> str:
+    """Numbered pinyin (``ni3 hao3``) for espeak-ng's pinyin voice."""
+    from pypinyin import Style, lazy_pinyin
+
+    return " ".join(lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True,
+                                tone_sandhi=True))
+
+
+def speak(text: str, workdir: Path, wpm: int) -> np.ndarray:
+    """Render Mandarin text with espeak-ng; float32 mono at 16 kHz.
+
+    Raises:
+        NluError: espeak-ng is missing or fails.
+    """
+    import soundfile as sf
+
+    from tierline.audio.io import resample
+    from tierline.audio.records import PIPELINE_RATE
+
+    if shutil.which("espeak-ng") is None:
+        raise NluError("espeak-ng is not installed (apt-get install espeak-ng)")
+    wav = workdir / "tts.wav"
+    proc = subprocess.run(
+        ["espeak-ng", "-v", VOICE, "-s", str(wpm), "-g", "2", "-a", "80", "-w", str(wav),
+         to_pinyin(text)], capture_output=True)
+    if proc.returncode != 0:
+        raise NluError(f"espeak-ng failed: {proc.stderr.decode(errors='replace').strip()}")
+    audio, rate = sf.read(wav, dtype="float32")
+    if audio.ndim > 1:
+        audio = audio.mean(axis=1)
+    return resample(audio, rate, PIPELINE_RATE)
+
+
+def phone_line(audio16k: np.ndarray, seed: int) -> np.ndarray:
+    """Faint line noise, then the 8 kHz μ-law round trip."""
+    from tierline.audio.io import telephone_round_trip
+
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(0, 10 ** (NOISE_DB / 20), audio16k.shape).astype(np.float32)
+    return telephone_round_trip(np.clip(audio16k * 0.7 + noise, -1, 1).astype(np.float32))
+
+
+def select(splits: tuple[str, ...], train_percent: int) -> list[str]:
+    """Corpus texts to render: every row of ``splits``, and a fixed share of ``train``.
+
+    Test rows come first, then dev, then train, so a bounded run completes the evaluation
+    sets before it adds training copies.
+    """
+    rank = {"test": 0, "dev": 1, "train": 2}
+    out = []
+    for ex in sorted(load_intents(), key=lambda e: rank[e.split]):
+        if ex.split not in splits:
+            continue
+        if ex.split == "train" and stable_bucket("asr|" + ex.text) >= train_percent:
+            continue
+        out.append(ex.text)
+    return out
+
+
+def _clean(text: str) -> str:
+    return text.replace("\t", " ").replace("\n", " ").strip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--splits", default="train,dev,test")
+    parser.add_argument("--train-percent", type=int, default=100,
+                        help="share of the train split to render (fixed by text hash)")
+    parser.add_argument("--limit", type=int, default=0, help="stop after N new utterances")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", default=str(DATA_DIR / "intents_asr.tsv"))
+    args = parser.parse_args(argv)
+    try:
+        splits = tuple(s for s in args.splits.split(",") if s)
+        if not splits or any(s not in SPLITS for s in splits):
+            raise NluError(f"--splits takes a comma list of {', '.join(SPLITS)}")
+        return _run(args, splits)
+    except NluError as exc:
+        print(f"asr_corpus: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace, splits: tuple[str, ...]) -> int:
+    from tierline.dialects.asr import AsrConfig, WhisperASR
+    from tierline.dialects.models import ModelError, resolve_asr_model
+
+    out = Path(args.out)
+    done = asr_copies(out)
+    todo = [t for t in select(splits, args.train_percent) if t not in done]
+    if args.limit > 0:
+        todo = todo[: args.limit]
+    print(f"{len(done)} transcripts kept, {len(todo)} to render", file=sys.stderr)
+    if not todo:
+        return 0
+    try:
+        asr = WhisperASR(resolve_asr_model(None), AsrConfig(cpu_threads=args.threads))
+    except ModelError as exc:
+        raise NluError(str(exc)) from None
+    new_file = not out.is_file()
+    t_start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp, out.open("a", encoding="utf-8") as fh:
+        if new_file:
+            fh.write("text\tasr\n")
+        for k, text in enumerate(todo, 1):
+            h = stable_bucket("wpm|" + text, 1 << 30)
+            wpm = RATE_WPM[0] + h % (RATE_WPM[1] - RATE_WPM[0] + 1)
+            heard = asr.transcribe(phone_line(speak(text, Path(tmp), wpm), h)).text
+            fh.write(f"{_clean(text)}\t{_clean(heard)}\n")
+            fh.flush()
+            if k % 25 == 0 or k == len(todo):
+                rate = (time.perf_counter() - t_start) / k
+                print(f"{k}/{len(todo)}  {rate:.2f} s/utt  {text} → {heard}", file=sys.stderr)
+    _sort_like_corpus(out)
+    return 0
+
+
+def _sort_like_corpus(path: Path) -> None:
+    """Rewrite the transcript file in corpus order (stable diffs)."""
+    order = {e.text: i for i, e in enumerate(load_intents())}
+    rows = asr_copies(path)
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write("text\tasr\n")
+        for text in sorted(rows, key=lambda t: order.get(t, len(order))):
+            fh.write(f"{text}\t{rows[text]}\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

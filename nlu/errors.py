@@ -1,0 +1,9 @@
+"""The NLU layer's bad-input error (the command line prints it as one line, exit code 2)."""
+
+from __future__ import annotations
+
+__all__ = ["NluError"]
+
+
+class NluError(ValueError):
+    """A corpus, model file, data directory or training dependency is missing or unreadable."""

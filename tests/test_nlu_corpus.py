@@ -1,0 +1,81 @@
+"""The committed NLU corpus: size, split hygiene and the noisy-ASR copies."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import pytest
+
+from tierline.nlu.data import (
+    SENTIMENT_LABELS,
+    SPLITS,
+    asr_copies,
+    load_intents,
+    load_noisy_intents,
+    load_sentiment,
+)
+from tierline.nlu.errors import NluError
+from tierline.nlu.vocab import INTENTS
+
+_FILL = re.compile(r"[\s，。！？、,.!?…~～嗯啊呀吧呢哦哎那个就是]+")
+
+
+def _bigrams(text: str) -> set[str]:
+    t = _FILL.sub("", text)
+    return {t[i:i + 2] for i in range(len(t) - 1)} or {t}
+
+
+def test_every_intent_has_sixty_utterances_and_every_split() -> None:
+    rows = load_intents()
+    per_intent = Counter(e.label for e in rows)
+    assert set(per_intent) == set(INTENTS)
+    assert min(per_intent.values()) >= 60, per_intent
+    per_split = Counter((e.label, e.split) for e in rows)
+    for intent in INTENTS:
+        for split in SPLITS:
+            assert per_split[(intent, split)] >= 5, (intent, split)
+
+
+def test_no_text_is_in_two_rows() -> None:
+    texts = [_FILL.sub("", e.text) for e in load_intents()]
+    dupes = [t for t, n in Counter(texts).items() if n > 1]
+    assert not dupes
+
+
+def test_test_split_has_no_near_duplicate_in_train() -> None:
+    train = {}
+    for e in load_intents("train"):
+        train.setdefault(e.label, []).append(_bigrams(e.text))
+    leaks = []
+    for e in load_intents("test"):
+        g = _bigrams(e.text)
+        if any(len(g & t) / len(g | t) >= 0.5 for t in train.get(e.label, [])):
+            leaks.append(e.text)
+    assert not leaks
+
+
+def test_noisy_copies_follow_the_clean_rows() -> None:
+    copies = asr_copies()
+    corpus = {e.text for e in load_intents()}
+    assert copies, "intents_asr.tsv is missing"
+    assert set(copies) <= corpus
+    noisy_test = load_noisy_intents("test")
+    assert len(noisy_test) == len(load_intents("test")), "every test row needs an ASR copy"
+    # Whisper changes most utterances: the copy is not the clean text
+    changed = sum(e.text != c for c, e in zip(
+        [x.text for x in load_intents("test")], noisy_test, strict=True))
+    assert changed / len(noisy_test) > 0.5
+
+
+def test_sentiment_rows() -> None:
+    rows = load_sentiment()
+    counts = Counter((e.label, e.split) for e in rows)
+    for label in SENTIMENT_LABELS:
+        for split in SPLITS:
+            assert counts[(label, split)] >= 5
+
+
+def test_unknown_split_is_an_nlu_error() -> None:
+    with pytest.raises(NluError):
+        load_intents("validation")
