@@ -1,0 +1,34 @@
+"""`tierline replay --realtime` paces frames at 1x, so decision latency is what a live call sees."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "calls" / "angry_care.wav"
+
+pytestmark = [pytest.mark.model, pytest.mark.slow]
+
+
+def test_realtime_replay_takes_the_call_duration_and_times_decisions():
+    import soundfile as sf
+
+    duration = sf.info(str(SAMPLE)).duration
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "tierline.agent.cli", "replay", str(SAMPLE),
+                           "--realtime", "--json", "-"], capture_output=True, text=True,
+                          timeout=120)
+    wall = time.perf_counter() - t0
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["call"]["realtime"] is True
+    assert wall >= duration  # paced: cannot finish before the audio has played
+    for turn in result["turns"]:
+        latency = turn["latency_ms"]
+        # the decision waits for ASR after the endpointer closed the turn
+        assert latency["decision"] >= latency["asr"] * 0.9
