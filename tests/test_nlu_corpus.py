@@ -79,3 +79,13 @@ def test_sentiment_rows() -> None:
 def test_unknown_split_is_an_nlu_error() -> None:
     with pytest.raises(NluError):
         load_intents("validation")
+
+
+def test_challenge_set_is_separate_from_training_data() -> None:
+    from tierline.nlu.data import load_challenge
+
+    rows = load_challenge()
+    assert Counter(e.label for e in rows) == dict.fromkeys(INTENTS, 10)
+    train = {e.text.rstrip("。？！") for e in load_intents("train")}
+    # a few typical wordings coincide with corpus rows; most must be new
+    assert sum(e.text in train for e in rows) <= 10

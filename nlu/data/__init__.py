@@ -12,6 +12,9 @@ Committed files (written for this product, see docs/nlu.md):
   row, so a noisy copy never crosses the split.
 - ``sentiment.tsv`` (``label``, ``split``, ``text``): caller utterances labelled
   ``neg``/``neu``/``pos``.
+- ``challenge.tsv`` (``intent``, ``text``): 150 utterances written after the model design was
+  fixed, in plain product-owner style, never used for training or model selection; a second
+  look at generalisation beside the test split.
 
 Public corpora are read in place from the shared data directory, never copied into the
 repository: SMP2017-ECDT queries and CrossWOZ user turns (out-of-domain ``other``) and the
@@ -31,7 +34,8 @@ from tierline.nlu.errors import NluError
 from tierline.nlu.vocab import INTENTS
 
 __all__ = [
-    "DATA_DIR", "SPLITS", "SENTIMENT_LABELS", "Example", "asr_copies", "load_intents",
+    "DATA_DIR", "SPLITS", "SENTIMENT_LABELS", "Example", "asr_copies", "load_challenge",
+    "load_intents",
     "load_noisy_intents", "load_ood_other", "load_reviews", "load_sentiment",
     "shared_data_dir", "stable_bucket",
 ]
@@ -110,6 +114,17 @@ def _load_labelled(path: Path, label_column: str, labels: tuple[str, ...],
             raise NluError(f"{path.name}: bad row {row}")
         if split is None or part == split:
             out.append(Example(text, label, part))
+    return out
+
+
+def load_challenge() -> list[Example]:
+    """The challenge set (split ``challenge``): evaluation only."""
+    out = []
+    for row in _read_tsv(DATA_DIR / "challenge.tsv"):
+        label, text = row.get("intent"), row.get("text")
+        if label not in INTENTS or not text:
+            raise NluError(f"challenge.tsv: bad row {row}")
+        out.append(Example(text, label, "challenge"))
     return out
 
 
