@@ -47,18 +47,41 @@ def normalize(text: str) -> str:
     return _t2s().convert(text) if text else ""
 
 
+def default_intent_classifier() -> IntentClassifier:
+    """The shipped trained model when its file is present, else the keyword rules."""
+    from tierline.nlu.models import INTENT_MODEL
+
+    if INTENT_MODEL.is_file():
+        from tierline.nlu.onnx_models import OnnxIntentClassifier
+
+        return OnnxIntentClassifier(INTENT_MODEL)
+    return KeywordIntentClassifier()
+
+
+def default_sentiment_model() -> SentimentModel:
+    """The shipped trained sentiment model when its file is present, else the lexicon."""
+    from tierline.nlu.models import SENTIMENT_MODEL
+
+    if SENTIMENT_MODEL.is_file():
+        from tierline.nlu.onnx_models import OnnxSentiment
+
+        return OnnxSentiment(SENTIMENT_MODEL)
+    return LexiconSentiment()
+
+
 class Nlu:
     """Intent, entities, sentiment and anger for caller utterances.
 
     Args:
-        intents: Intent classifier (default: the keyword rules).
-        sentiment: Sentiment model (default: the lexicon).
+        intents: Intent classifier (default: the shipped trained model, see
+            :func:`default_intent_classifier`; the keyword rules when no model file ships).
+        sentiment: Sentiment model (default: the shipped trained model, else the lexicon).
     """
 
     def __init__(self, intents: IntentClassifier | None = None,
                  sentiment: SentimentModel | None = None) -> None:
-        self.intents = intents or KeywordIntentClassifier()
-        self.sentiment = sentiment or LexiconSentiment()
+        self.intents = intents or default_intent_classifier()
+        self.sentiment = sentiment or default_sentiment_model()
 
     def analyze(self, text: str) -> NluResult:
         """Analyse one utterance.

@@ -1,0 +1,232 @@
+"""Measure intent classifiers on the held-out split: macro-F1, per-intent F1, confusion matrix.
+
+One run scores every system on the same texts: the trained model, the keyword rules and a
+TF-IDF baseline (character 1-3-grams + logistic regression, fitted in the run on the same
+training data the model saw), on the clean test split and on its noisy-ASR copy. Texts go
+through :func:`tierline.nlu.pipeline.normalize` first, as in the pipeline.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from tierline.nlu.data import (
+    Example,
+    load_challenge,
+    load_intents,
+    load_noisy_intents,
+    load_ood_other,
+)
+from tierline.nlu.intents import IntentClassifier, KeywordIntentClassifier
+from tierline.nlu.vocab import INTENTS
+
+__all__ = ["Scores", "TfidfIntentClassifier", "evaluate_intents", "score", "tfidf_training_set"]
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Classification quality of one system on one text set.
+
+    Attributes:
+        n: Number of texts.
+        accuracy: Share of exact labels.
+        macro_f1: Mean F1 over the labels present in truth or prediction.
+        f1: F1 per label.
+        confusion: ``confusion[truth][predicted]`` counts.
+    """
+
+    n: int
+    accuracy: float
+    macro_f1: float
+    f1: dict[str, float] = field(default_factory=dict)
+    confusion: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"n": self.n, "accuracy": round(self.accuracy, 4),
+                "macro_f1": round(self.macro_f1, 4),
+                "f1": {k: round(v, 4) for k, v in self.f1.items()},
+                "confusion": self.confusion}
+
+
+def score(truth: Sequence[str], predicted: Sequence[str],
+          labels: Sequence[str] = INTENTS) -> Scores:
+    """Accuracy, per-label F1, macro-F1 and the confusion matrix.
+
+    Labels with neither a true nor a predicted example are left out of the macro mean.
+    """
+    if len(truth) != len(predicted):
+        raise ValueError("truth and predicted differ in length")
+    confusion = {t: dict.fromkeys(labels, 0) for t in labels}
+    for t, p in zip(truth, predicted, strict=True):
+        confusion[t][p] += 1
+    f1: dict[str, float] = {}
+    for lab in labels:
+        tp = confusion[lab][lab]
+        n_true = sum(confusion[lab].values())
+        n_pred = sum(confusion[t][lab] for t in labels)
+        if n_true == 0 and n_pred == 0:
+            continue
+        f1[lab] = 2 * tp / (n_true + n_pred)
+    n = len(truth)
+    acc = sum(t == p for t, p in zip(truth, predicted, strict=True)) / n if n else 0.0
+    macro = sum(f1.values()) / len(f1) if f1 else 0.0
+    return Scores(n, acc, macro, f1, confusion)
+
+
+def _argmax(probs: dict[str, float]) -> str:
+    return max(INTENTS, key=lambda i: probs.get(i, 0.0))
+
+
+def predict(classifier: IntentClassifier, texts: Sequence[str]) -> list[str]:
+    """Top intent of each text after pipeline normalisation."""
+    from tierline.nlu.pipeline import normalize
+
+    return [_argmax(classifier.classify(normalize(t))) for t in texts]
+
+
+class TfidfIntentClassifier(IntentClassifier):
+    """TF-IDF of character 1-3-grams + multinomial logistic regression (scikit-learn).
+
+    The classic strong baseline for short Chinese texts; fitted at evaluation time.
+
+    Args:
+        examples: Training texts and labels.
+    """
+
+    name = "tfidf-logreg"
+    trained = True
+
+    def __init__(self, examples: Sequence[Example]) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        from tierline.nlu.pipeline import normalize
+
+        self._normalize = normalize
+        self.vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True,
+                                          min_df=1)
+        x = self.vectorizer.fit_transform([normalize(e.text) for e in examples])
+        self.model = LogisticRegression(C=10.0, max_iter=2000, class_weight="balanced")
+        self.model.fit(x, [e.label for e in examples])
+
+    def _classify_impl(self, text: str) -> dict[str, float]:
+        p = self.model.predict_proba(self.vectorizer.transform([text]))[0]
+        return {label: float(v) for label, v in zip(self.model.classes_, p, strict=True)}
+
+
+def tfidf_training_set(ood: Sequence[Example] = (), ood_limit: int = 600) -> list[Example]:
+    """What the TF-IDF baseline learns from: the model's training data without augmentation.
+
+    Clean train split, its noisy-ASR copies, and up to ``ood_limit`` out-of-domain ``other``
+    rows of the public corpora's train part (a fixed, evenly spaced selection).
+    """
+    train = load_intents("train") + [e for e in load_noisy_intents("train") if e.text]
+    pool = [e for e in ood if e.split == "train"]
+    step = max(1, len(pool) // ood_limit) if pool else 1
+    return train + pool[::step][:ood_limit]
+
+
+@dataclass(frozen=True)
+class _System:
+    name: str
+    classifier: IntentClassifier
+
+
+def evaluate_intents(model: IntentClassifier | None, split: str = "test",
+                     data_dir=None, progress: Callable[[str], None] | None = None) -> dict:
+    """Score the trained model and both baselines on ``split``, clean and noisy-ASR.
+
+    Args:
+        model: The trained classifier (None: baselines only).
+        split: ``test`` (the held-out split) or ``dev``.
+        data_dir: Shared public-data directory; when given, the TF-IDF baseline also learns
+            from out-of-domain ``other`` rows and the report adds the false-alarm rate on
+            the held-out public ``other`` rows.
+        progress: Called with a short message per finished step.
+
+    Returns:
+        JSON-ready report: per system and text set, :class:`Scores` plus median
+        per-utterance time.
+    """
+    note = progress or (lambda _m: None)
+    clean = load_intents(split)
+    noisy = load_noisy_intents(split)
+    ood = load_ood_other(data_dir) if data_dir is not None else []
+    sets: dict[str, list[Example]] = {"clean": clean, "asr": noisy}
+    if split == "test":
+        sets["challenge"] = load_challenge()
+    if ood:
+        sets["public_other"] = [e for e in ood if e.split == "test"]
+    systems = [_System("keyword", KeywordIntentClassifier())]
+    t0 = time.perf_counter()
+    systems.append(_System("tfidf", TfidfIntentClassifier(tfidf_training_set(ood))))
+    note(f"tf-idf baseline fitted in {time.perf_counter() - t0:.1f} s")
+    if model is not None:
+        systems.append(_System("model", model))
+    report: dict = {"split": split, "sizes": {k: len(v) for k, v in sets.items()},
+                    "systems": {}}
+    for system in systems:
+        out = {}
+        for set_name, examples in sets.items():
+            texts = [e.text for e in examples]
+            t0 = time.perf_counter()
+            predicted = predict(system.classifier, texts)
+            per_ms = (time.perf_counter() - t0) * 1000 / max(1, len(texts))
+            truth = [e.label for e in examples]
+            if set_name == "public_other":
+                false_alarms = sum(p != "other" for p in predicted)
+                out[set_name] = {"n": len(texts),
+                                 "false_alarm_rate": round(false_alarms / max(1, len(texts)), 4),
+                                 "mean_ms": round(per_ms, 3)}
+            else:
+                out[set_name] = {**score(truth, predicted).to_dict(), "mean_ms": round(per_ms, 3)}
+        report["systems"][system.name] = out
+        note(f"{system.name} scored")
+    return report
+
+
+def evaluate_sentiment(model, data_dir=None, split: str = "test",
+                       review_limit: int = 4000) -> dict:
+    """Score the trained sentiment model beside the lexicon.
+
+    Args:
+        model: A :class:`tierline.nlu.sentiment.SentimentModel` (None: lexicon only).
+        data_dir: Shared public data; when given, adds polarity accuracy on held-out reviews
+            (an evenly spaced selection of at most ``review_limit``).
+        split: Split of ``sentiment.tsv`` and of the reviews.
+
+    Returns:
+        Per system: 3-class macro-F1 on our caller utterances (score < -0.33 neg,
+        > 0.33 pos, else neu) and the review polarity accuracy (sign of the score).
+    """
+    from tierline.nlu.data import SENTIMENT_LABELS, load_reviews, load_sentiment
+    from tierline.nlu.pipeline import normalize
+    from tierline.nlu.sentiment import LexiconSentiment
+
+    own = load_sentiment(split)
+    reviews: list[Example] = []
+    if data_dir is not None:
+        pool = [e for e in load_reviews(data_dir) if e.split == split]
+        reviews = pool[:: max(1, len(pool) // review_limit)][:review_limit]
+    systems = {"lexicon": LexiconSentiment()}
+    if model is not None:
+        systems["model"] = model
+
+    def bucket(v: float) -> str:
+        return "neg" if v < -1 / 3 else ("pos" if v > 1 / 3 else "neu")
+
+    out: dict = {"split": split, "sizes": {"own": len(own), "reviews": len(reviews)},
+                 "systems": {}}
+    for name, system in systems.items():
+        own_pred = [bucket(system.score(normalize(e.text))) for e in own]
+        row = {"own": score([e.label for e in own], own_pred, SENTIMENT_LABELS).to_dict()}
+        if reviews:
+            values = [system.score(normalize(e.text)) for e in reviews]
+            right = sum((v > 0 and e.label == "pos") or (v < 0 and e.label == "neg")
+                        for v, e in zip(values, reviews, strict=True))
+            row["reviews"] = {"n": len(reviews),
+                              "polarity_accuracy": round(right / len(reviews), 4)}
+        out["systems"][name] = row
+    return out

@@ -1,0 +1,92 @@
+"""`tierline nlu`, `tierline nlu-eval` and `tierline train nlu` from the outside."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def _tierline(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tierline.agent.cli", *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_nlu_json_contract() -> None:
+    out = _tierline("nlu", "--json", "我们部门有200人需要使用", "预算一百二十万，想买企业版", "")
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(x) for x in out.stdout.splitlines()]
+    assert len(lines) == 3
+    for obj in lines:
+        assert set(obj) == {"text", "intent", "intents", "entities", "sentiment", "latency_ms"}
+        assert set(obj["intent"]) == {"label", "score"}
+        assert len(obj["intents"]) == 3
+        assert obj["intent"]["label"] in obj["intents"]
+        assert -1 <= obj["sentiment"] <= 1 and obj["latency_ms"] >= 0
+    assert lines[0]["entities"] == {"seats": 200}
+    assert lines[1]["entities"]["budget_cny"] == 1_200_000
+    assert lines[1]["entities"]["product"] == "企业版"
+    assert lines[2]["intent"] == {"label": "other", "score": 1.0}
+
+
+def test_nlu_file_input(tmp_path) -> None:
+    f = tmp_path / "turns.txt"
+    f.write_text("转人工\n能开发票吗\n", encoding="utf-8")
+    out = _tierline("nlu", "--file", str(f), "--json")
+    assert out.returncode == 0, out.stderr
+    assert [json.loads(x)["text"] for x in out.stdout.splitlines()] == ["转人工", "能开发票吗"]
+
+
+@pytest.mark.parametrize("make", ["missing", "directory", "binary"])
+def test_unreadable_file_is_one_line_exit_2(tmp_path, make: str) -> None:
+    target = tmp_path / "x.txt"
+    if make == "directory":
+        target.mkdir()
+    elif make == "binary":
+        target.write_bytes(b"\xff\xfe\xfa\x00bad")
+    out = _tierline("nlu", "--file", str(target))
+    assert out.returncode == 2
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+def test_nlu_eval_reports_model_and_baselines() -> None:
+    out = _tierline("nlu-eval", "--split", "dev", "--json", timeout=170)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    systems = report["intents"]["systems"]
+    assert set(systems) == {"keyword", "tfidf", "model"}
+    for name in systems:
+        for s in ("clean", "asr"):
+            assert 0.0 <= systems[name][s]["macro_f1"] <= 1.0
+            assert systems[name][s]["n"] == report["intents"]["sizes"][s]
+    conf = systems["model"]["clean"]["confusion"]
+    assert sum(sum(row.values()) for row in conf.values()) == report["intents"]["sizes"]["clean"]
+    assert "model" in report["sentiment"]["systems"]
+
+
+def test_nlu_eval_bad_data_dir_is_one_line_exit_2(tmp_path) -> None:
+    out = _tierline("nlu-eval", "--data", str(tmp_path / "nowhere"))
+    assert out.returncode == 2
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+def test_train_nlu_bad_data_dir_is_one_line_exit_2(tmp_path) -> None:
+    out = _tierline("train", "nlu", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path))
+    assert out.returncode == 2
+    assert "shared data not found" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_train_nlu_smoke_writes_loadable_models(tmp_path) -> None:
+    """A tiny training run (seconds) exercises data assembly, training, export and INT8."""
+    out = _tierline("train", "nlu", "--smoke", "--threads", "1", "--out", str(tmp_path),
+                    timeout=170)
+    assert out.returncode == 0, out.stderr[-2000:]
+    from tierline.nlu.onnx_models import OnnxIntentClassifier, OnnxSentiment
+
+    intents = OnnxIntentClassifier(tmp_path / "intent.int8.onnx")
+    probs = intents.classify("你们多少钱")
+    assert abs(sum(probs.values()) - 1) < 1e-4
+    assert intents.model.info["seed"] == 13
+    assert -1 <= OnnxSentiment(tmp_path / "sentiment.int8.onnx").score("很好") <= 1
