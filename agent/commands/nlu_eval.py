@@ -74,20 +74,20 @@ def print_report(report: dict) -> None:
     sets = [s for s in ("clean", "asr", "challenge") if s in rep["sizes"]]
     print(f"== intents, {rep['split']} split: "
           + ", ".join(f"{k} {v} utterances" for k, v in rep["sizes"].items()))
-    print(f"{'system':<10}" + "".join(f"{s + ' macro-F1':>16}{s + ' acc':>10}" for s in sets)
+    print(f"{'system':<10}" + "".join(f"{s + ' macro-F1':>20}{s + ' acc':>15}" for s in sets)
           + (f"{'public other false alarms':>28}" if "public_other" in rep["sizes"] else ""))
     for name, res in systems.items():
         line = f"{name:<10}" + "".join(
-            f"{_pct(res[s]['macro_f1']):>16}{_pct(res[s]['accuracy']):>10}" for s in sets)
+            f"{_pct(res[s]['macro_f1']):>20}{_pct(res[s]['accuracy']):>15}" for s in sets)
         if "public_other" in res:
             line += f"{_pct(res['public_other']['false_alarm_rate']):>28}"
         print(line)
     print("\n-- per-intent F1 (%)")
     cols = [(n, s) for s in sets for n in systems]
-    print(f"{'intent':<18}" + "".join(f"{n[:7] + '/' + s:>14}" for n, s in cols))
+    print(f"{'intent':<18}" + "".join(f"{n[:7] + '/' + s:>18}" for n, s in cols))
     for intent in INTENTS:
         print(f"{intent:<18}" + "".join(
-            f"{_pct(systems[n][s]['f1'].get(intent, 0.0)):>14}" for n, s in cols))
+            f"{_pct(systems[n][s]['f1'].get(intent, 0.0)):>18}" for n, s in cols))
     if "model" in systems:
         short = [i[:6] for i in INTENTS]
         for s in sets:
