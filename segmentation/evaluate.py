@@ -104,6 +104,35 @@ def score(cases: Sequence[Case]) -> dict[str, dict]:
     return out
 
 
+def calibration(cases: Sequence[Case], bins: int = 10) -> dict[str, float]:
+    """How far the model's tier probabilities are from the frequencies they claim.
+
+    Every turn with a known true tier contributes its top tier probability and whether that
+    tier (the argmax of the scores, not the hysteresis label) is the true one. Expected
+    calibration error is the turn-weighted gap between mean confidence and accuracy over
+    ``bins`` equal-width confidence bins; a calibrated model has ECE near 0.
+    """
+    main = load_model(MAIN)
+    conf: list[float] = []
+    hit: list[bool] = []
+    for case in cases:
+        scorer = TierScorer(case.customer, main, Adapter(), llm=False)
+        updates = [scorer.initial(), *(scorer.update(ev) for ev in case.evidence)]
+        for update, truth in zip(updates, case.labels, strict=True):
+            if truth is None:
+                continue
+            best = max(update.scores, key=update.scores.__getitem__)
+            conf.append(update.scores[best])
+            hit.append(best == truth)
+    c, h = np.array(conf), np.array(hit, dtype=float)
+    edges = np.minimum((c * bins).astype(int), bins - 1)
+    ece = sum(abs(c[edges == b].mean() - h[edges == b].mean()) * (edges == b).sum()
+              for b in range(bins) if (edges == b).any()) / max(1, len(c))
+    return {"turns": len(c), "ece": round(float(ece), 4),
+            "mean_confidence": round(float(c.mean()), 4) if len(c) else 0.0,
+            "accuracy": round(float(h.mean()), 4) if len(h) else 0.0}
+
+
 def generated_cases(n: int, seed: int = EVAL_SEED) -> list[Case]:
     gen = DialogGenerator(split="test")
     return [Case(d.id, d.customer, d.evidence, d.labels) for d in gen.iter(n, seed, "test")]

@@ -30,7 +30,7 @@ from tierline.nlu.pipeline import Nlu
 from tierline.segmentation.features import CRM_FEATURES, CustomerProfile, parse_customer
 from tierline.segmentation.labels import Act, label_of
 from tierline.segmentation.records import TurnEvidence
-from tierline.segmentation.templates import COMPETITORS, UNITS, split_templates
+from tierline.segmentation.templates import COMPETITORS, SPLITS, UNITS, split_templates
 
 _DIGITS = "零一二三四五六七八九"
 
@@ -337,12 +337,12 @@ class DialogGenerator:
 
     Args:
         nlu: NLU used to turn words into evidence (default: ``Nlu()``).
-        split: ``train`` or ``test`` template pool (``all`` for both).
+        split: template pool: ``train``, ``test``, ``fit``/``calib`` (halves of train), ``all``.
     """
 
     def __init__(self, nlu: Nlu | None = None, split: str = "train") -> None:
-        if split not in ("train", "test", "all"):
-            raise ValueError(f"split must be train, test or all, not {split!r}")
+        if split not in (*SPLITS, "all"):
+            raise ValueError(f"split must be one of {', '.join(SPLITS)} or all, not {split!r}")
         self.nlu = nlu or Nlu()
         self.split = split
         self._cache: dict[str, TurnEvidence] = {}

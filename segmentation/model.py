@@ -47,14 +47,24 @@ class TierModel:
     _session: Any
 
     def logits(self, features: np.ndarray) -> np.ndarray:
-        """Tier logits for a [n, F] batch (or one [F] vector) of full feature vectors."""
+        """Calibrated tier logits for a [n, F] batch (or one [F] vector) of feature vectors.
+
+        The graph's raw logits are divided by :attr:`temperature`, so softmax probabilities
+        match observed frequencies on held-out dialogs.
+        """
         x = np.asarray(features, dtype=np.float32)
         single = x.ndim == 1
         x = np.atleast_2d(x)
         if len(self.columns) != x.shape[1]:
             x = x[:, self.columns]
         out = self._session.run(None, {"features": np.ascontiguousarray(x)})[0]
+        out = out / self.temperature
         return out[0] if single else out
+
+    @property
+    def temperature(self) -> float:
+        """Calibration temperature fitted at training time (1.0 for older models)."""
+        return float(self.meta.get("training", {}).get("temperature", 1.0))
 
 
 def model_dir() -> Path:

@@ -1,11 +1,15 @@
 """Reasons for a tier, in words a sales manager reads, measured on the model itself.
 
 Each feature group of :data:`tierline.segmentation.state.GROUPS` that carries evidence is
-*occluded* (set to its value for a caller who said nothing and has an empty CRM record) in
-one batched model run; the drop in the log-odds of the chosen tier (which, unlike the
-probability, does not saturate near 1) is that group's contribution. The groups that support
-the tier most are phrased from the actual values ("budget 1,200,000 CNY", "existing
-customer, 3 complaints on record", "asked about customisation 3 times").
+measured in one batched model run, in log-odds of the chosen tier (which, unlike the
+probability, does not saturate near 1), twice: added last (the drop when only that group is
+*occluded*, set to its value for a caller who said nothing and has an empty CRM record) and
+added first (the gain of that group alone over such a caller). Its contribution is the mean
+of the two, the two-ordering approximation of its Shapley value: a budget and a seat count
+that each make a caller high both get credit, although neither is needed given the other.
+The groups that support the tier most are phrased from the actual values ("budget
+1,200,000 CNY", "existing customer, 3 complaints on record", "asked about customisation 3
+times").
 """
 
 from __future__ import annotations
@@ -39,11 +43,15 @@ def present_groups(x: np.ndarray) -> list[str]:
 
 
 def occluded(x: np.ndarray, groups: list[str]) -> np.ndarray:
-    """``x`` followed by one copy per group with that group set to neutral."""
-    batch = np.repeat(x[None, :], len(groups) + 1, axis=0)
-    for row, g in enumerate(groups, start=1):
+    """The model batch :func:`explain` reads: ``x``; one copy per group with that group set
+    to neutral; one neutral vector per group with only that group kept; the neutral vector."""
+    n = len(groups)
+    batch = np.repeat(x[None, :], 2 * n + 2, axis=0)
+    batch[n + 1:] = _NEUTRAL
+    for i, g in enumerate(groups):
         c = _GROUP_COLS[g]
-        batch[row, c] = _NEUTRAL[c]
+        batch[1 + i, c] = _NEUTRAL[c]
+        batch[n + 1 + i, c] = x[c]
     return batch
 
 
@@ -139,15 +147,18 @@ def explain(log_probs: np.ndarray, groups: list[str], label_index: int,
     """Reason sentences for the chosen tier.
 
     Args:
-        log_probs: [1 + len(groups), 4] log-probabilities of the full vector (row 0) and of
-            each occluded copy.
+        log_probs: [2 + 2 * len(groups), 4] log-probabilities of the batch
+            :func:`occluded` builds (row 0 is the full vector).
         groups: The occluded groups, in row order.
         label_index: Index of the chosen tier.
         state: The call's evidence (for the numbers in the sentences).
         customer: The caller's CRM record.
     """
     odds = _log_odds(log_probs, label_index)
-    gains = odds[0] - odds[1:]
+    n = len(groups)
+    added_last = odds[0] - odds[1:n + 1]
+    added_first = odds[n + 1:2 * n + 1] - odds[2 * n + 1]
+    gains = (added_last + added_first) / 2
     ranked = sorted(zip(gains, groups, strict=True), key=lambda g: -g[0])
     strong = [g for g in ranked if g[0] >= MIN_CONTRIBUTION]
     if not strong and ranked and ranked[0][0] > 0:

@@ -43,7 +43,8 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "我们准备换成{competitor}了。", "我想问一下怎么解约。", "我们要退款，不想用了。",
         "明年我们不打算续了。", "公司决定换一家供应商。", "我们在考虑换别家，你们太贵了。",
         "帮我们把账号停用吧。", "合同到期我们就迁走了。", "我们要取消合同。",
-        "老板说换{competitor}，这边就终止合作吧。",
+        "老板说换{competitor}，这边就终止合作吧。", "以后不想再用你们的产品了。",
+        "你们这个软件我们不打算继续用了。",
     ),
     "refusal": (
         "不需要，谢谢。", "我们不感兴趣，以后不用再打了。", "没需求，挂了。", "不用了，我在忙。",
@@ -142,10 +143,15 @@ UNITS = ("个座席", "个账号", "家门店", "个员工", "个用户", "人",
 COMPETITORS = ("钉钉", "飞书", "企业微信", "纷享销客", "销售易", "Salesforce")
 
 
+SPLITS = {"train": (0, 1, 2), "test": (3,), "fit": (0, 1), "calib": (2,)}
+"""Phrasing pools by index modulo 4: ``test`` is never trained on; ``fit`` and ``calib``
+divide ``train`` so calibration can be measured on phrasings a model has not seen."""
+
+
 def split_templates(kind: str, split: str) -> tuple[str, ...]:
-    """Templates of ``kind`` for the ``train`` or ``test`` split."""
+    """Templates of ``kind`` for a split of :data:`SPLITS` (or ``all``)."""
     items = TEMPLATES[kind]
     if split == "all":
         return items
-    held_out = split == "test"
-    return tuple(t for i, t in enumerate(items) if (i % 4 == 3) == held_out)
+    keep = SPLITS[split]
+    return tuple(t for i, t in enumerate(items) if i % 4 in keep)

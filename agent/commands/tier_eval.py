@@ -24,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from tierline.segmentation.evaluate import (
         EVAL_SEED,
+        calibration,
         format_table,
         generated_cases,
         score,
@@ -37,17 +38,25 @@ def run(args: argparse.Namespace) -> int:
     if args.generated < 0:
         raise UsageError("--generated must be >= 0")
     seed = EVAL_SEED if args.seed is None else args.seed
-    results = {}
+    results: dict = {}
+    calibrated = None
     if args.generated:
-        results["generated"] = score(generated_cases(args.generated, seed))
+        cases = generated_cases(args.generated, seed)
+        results["generated"] = score(cases)
+        calibrated = calibration(cases)
     if args.dialogs:
         results["seed-sample"] = score(seed_cases(load_seed(*given)))
     if not results:
         raise UsageError("nothing to evaluate: --generated 0 and no seed files")
     if args.json:
-        json.dump({"seed": seed, **results}, sys.stdout, ensure_ascii=False)
+        json.dump({"seed": seed, **results, "calibration": calibrated}, sys.stdout,
+                  ensure_ascii=False)
         print()
     else:
         print(f"held-out generated dialogs: test template pool, seed {seed}")
         print(format_table(results))
+        if calibrated:
+            print(f"model calibration on generated turns: ECE {calibrated['ece']:.3f} "
+                  f"(mean confidence {calibrated['mean_confidence']:.3f}, "
+                  f"accuracy {calibrated['accuracy']:.3f}, {calibrated['turns']} turns)")
     return 0
