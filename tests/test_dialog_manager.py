@@ -284,3 +284,12 @@ def test_report_shows_replies_between_caller_turns(chat, tmp_path) -> None:
     answer = html.index(reply.segments[0].text)
     assert opening < caller < answer
     assert "title='not interruptible'" in html
+
+
+def test_a_turn_that_fills_other_slots_is_not_taken_as_the_free_text_answer(chat) -> None:
+    _, dm, say = chat(confidence=1.0)
+    say("你好，我想了解一下你们的CRM")
+    dm.state.pending = "pain_point"  # as if the bot had just asked about the pain point
+    say("我们大概八十个人，预算二十万左右")
+    assert dm.slots.values["seats"] == 80
+    assert "pain_point" not in dm.slots.values

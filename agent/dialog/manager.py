@@ -248,7 +248,10 @@ class DialogManager:
         if clear:
             st.intents.add(intent)
         st.words.append(text)
-        if clear and intent == "refusal":
+        # an answer to our question, or a caller telling us they decide, is no "no"
+        engaged = (pending is not None and pending in filled) or (
+            "decision_maker" in filled and self.slots.values.get("decision_maker") == "caller")
+        if clear and intent == "refusal" and not engaged:
             if turn.tier.label == "low":
                 st.ended = True
                 return Reply((Segment(self._pick("goodbye_refusal"), "goodbye"),), ended=True,

@@ -83,7 +83,9 @@ class SlotTracker:
             found["current_system"] = m.group(0)
         if m := _PAIN.search(text):
             found["pain_point"] = _clause(text, m.start())
-        if pending and pending not in found and text:
+        # a free-text answer only when the turn said nothing that fills another slot
+        if pending and pending not in found and text and (
+                not found or pending == "decision_maker"):
             value = _plain_answer(pending, text)
             if value is not None:
                 found[pending] = value
