@@ -13,7 +13,8 @@ ends in ``range``. Approximation words (来/多/余/左右/上下/出头/大概/
 set ``approx`` and do not change the value (``十来万`` = 100,000, ``一百多万`` = 1,000,000).
 
 Digit strings of 7 or more digits without a unit are phone numbers (or IDs), never amounts:
-:func:`find_numbers` skips them.
+:func:`find_numbers` skips them. A money unit right after the digits (``1200000元``,
+``1200000块``) makes them an amount.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ _BEFORE_APPROX = ("差不多", "大概", "大约", "将近", "接近", "估计",
 _AFTER_APPROX = ("左右", "上下", "出头", "来", "多", "余")
 _CONNECTORS = ("到", "至", "-", "~", "～", "—", "－")
 _PHONE_RE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?\d{3,4}[- ]\d{3,4}[- ]?\d{3,4}(?!\d)")
+_MONEY_UNIT_AFTER = re.compile(r"\s*(?:多|余|来)?\s*(?:元|块|圆|万|亿|rmb|RMB|人民币)")
+"""A money unit right after a long digit string makes it an amount, not a phone number."""
 _AFFIX_LEAD = re.compile(r"^(?:差不多|大概|大约|将近|接近|约|近|上|¥|￥)+")
 _AFFIX_TAIL = re.compile(r"(?:左右|上下|出头|块钱|元|块|rmb|人民币)+$")
 
@@ -418,14 +421,15 @@ def _make_span(text: str, start: int, end: int, raw: str) -> NumberSpan | None:
     after = text[end:end + 1]
     digits = re.sub(r"\D", "", raw)
     has_unit = any(c in _SMALL or c in _BIG or c in "kKwW" for c in raw)
-    if raw.isdigit() and len(raw) >= 7:
-        return None  # phone number / ID
+    if raw.isdigit() and len(raw) >= 7 and not _MONEY_UNIT_AFTER.match(text, end):
+        return None  # phone number / ID (but 1200000元 / 1200000万 is an amount)
     if not has_unit and len(raw) >= 7 and all(c in _DIGIT for c in raw):
         return None  # spoken phone number (幺三八...)
     if len(raw) == 1 and raw in _DIGIT and after not in _CLASSIFIERS and not (
             after in _CONNECTORS and end + 1 < len(text) and _is_start(text, end + 1)):
         return None  # 一下, 一直, 三思 (but 三到五万 is a range)
-    if len(digits) >= 7 and not has_unit and "." not in raw:
+    if (len(digits) >= 7 and not has_unit and "." not in raw
+            and not _MONEY_UNIT_AFTER.match(text, end)):
         return None
     r = _parse(raw)
     if r is None:
