@@ -1,4 +1,4 @@
-"""Active vs fixed question order: caller turns until the tier is confident, on generated calls.
+"""Active vs fixed question order: caller turns until the tier is right, on generated calls.
 
 Each generated call is a prospect with a hidden profile (true tier high, medium or low; seats,
 budget, timeline, decision maker, current system, pain point consistent with the tier rules of
@@ -7,8 +7,10 @@ only the answers to the bot's questions can settle the tier. The simulated calle
 question the bot asks, in its own wording (phrasings here are not the KB's example answers),
 and says a filler when the bot asks nothing. The full pipeline runs per turn (NLU → tier scorer
 → route → dialog manager). A call counts as settled at the first caller turn where the tier's
-top probability reaches the threshold; calls not settled within --max-turns count as
---max-turns. Accuracy compares the settled label with the true tier.
+top probability reaches the threshold *and* its label is the caller's true tier (a scorer that
+tiers callers as they stand is confidently medium before anything telling is said, so
+confidence alone would settle every call at turn 1); calls not settled within --max-turns
+count as --max-turns. Accuracy compares the label after the last turn with the true tier.
 
 Usage:
     python benchmarks/dialog_questions.py [--calls 300] [--seed 2] [--scorer tier|rules]
@@ -111,22 +113,24 @@ def answer(p: Persona, slot: str | None, rng: random.Random) -> str:
 
 def run_call(p: Persona, config: DialogConfig, kb, nlu: Nlu, threshold: float, max_turns: int,
              rng: random.Random) -> tuple[int, str | None, int]:
-    """Turns until confident (max_turns if never), the label then, questions asked."""
+    """Turns until confidently right (max_turns if never), the last label, questions asked."""
     from tierline.agent.session import CallSession, Models
 
     customer = parse_customer(p.customer) if p.customer else CustomerProfile()
     dm = DialogManager(kb, customer=customer, config=config, nlu=nlu)
     session = CallSession(Models(nlu=nlu), customer, {"id": "bench"}, dialog=dm)
     text = p.opening
+    label = None
     for turn_no in range(1, max_turns + 1):
         turn = session.on_text(text)
+        label = turn.tier.label
         top = max(turn.tier.scores.values())
-        if top >= threshold:
-            return turn_no, turn.tier.label, len(dm.slots.asked)
+        if top >= threshold and label == p.tier:
+            return turn_no, label, len(dm.slots.asked)
         if turn.reply.ended:
             break
         text = answer(p, turn.reply.question_slot, rng)
-    return max_turns, None, len(dm.slots.asked)
+    return max_turns, label, len(dm.slots.asked)
 
 
 def evaluate(personas, config, kb, nlu, threshold, max_turns, seed) -> dict:
@@ -136,7 +140,7 @@ def evaluate(personas, config, kb, nlu, threshold, max_turns, seed) -> dict:
                                random.Random(seed * 100_003 + i))
         turns.append(n)
         asked.append(q)
-        settled += label is not None
+        settled += n < max_turns or label == p.tier
         right += label == p.tier
     return {"mean_turns": statistics.fmean(turns), "median_turns": statistics.median(turns),
             "settled": settled / len(personas), "accuracy": right / len(personas),
@@ -207,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
           f"confident = top tier p >= {args.threshold}, cap {args.max_turns} turns, "
           f"at most {args.max_in_row} questions in a row ({elapsed:.0f} s)")
     print(f"{'strategy':<60} {'mean':>5} {'median':>6} {'settled':>8} {'acc':>5} {'asked':>5}")
-    rows = [("active (expected entropy drop)", results["active"]),
+    rows = [("active (information gain)", results["active"]),
             ("fixed: slot order", summary["fixed_slot_order"]),
             ("fixed: BANT", summary["fixed_bant"])]
     if randoms:

@@ -166,9 +166,15 @@ def test_questions_never_repeat_and_at_most_n_in_a_row(kb, nlu, tmp_path) -> Non
     assert set(dm.slots.asked) == set(slots)
 
 
-def test_no_questions_once_the_tier_is_confident(chat) -> None:
-    _, _, say = chat(confidence=0.05)
+def test_no_questions_once_the_tier_is_confident_and_no_answer_can_move_it(chat) -> None:
+    _, _, say = chat(confidence=0.05, min_information=10.0)
     assert say("你们这个系统怎么收费？").question_slot is None
+
+
+def test_a_confident_tier_is_still_qualified_while_an_answer_could_move_it(chat) -> None:
+    _, dm, say = chat(confidence=0.05, min_information=0.01)
+    reply = say("你们这个系统怎么收费？")
+    assert reply.question_slot in ("seats", "budget")  # the answers that can make it high
 
 
 def test_offer_says_why(chat) -> None:

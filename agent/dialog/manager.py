@@ -57,11 +57,14 @@ class DialogConfig:
     """How the dialog manager behaves.
 
     Attributes:
-        confidence: Ask qualification questions while the top tier probability is below this.
+        confidence: Ask qualification questions while the top tier probability is below this,
+            or while an unasked question could still move the tier (``min_information``).
         max_questions_in_row: At most this many consecutive replies end in a question.
-        questioner: ``active`` (expected entropy drop) or ``fixed`` (``fixed_order``).
+        questioner: ``active`` (information gain) or ``fixed`` (``fixed_order``).
         fixed_order: Slot order of the fixed questioner.
-        min_gain: Active questioner asks nothing below this expected drop, bits.
+        min_gain: Active questioner asks nothing below this information gain, bits.
+        min_information: A confident tier is still qualified while some question's answer
+            carries at least this many bits about it.
         disclosure: Speak the KB's recording/AI disclosure at the start.
         reprompts: Re-prompts for unclear turns before the transfer offer.
         dnc_path: Do-not-call SQLite file (None: ``$TIERLINE_HOME/dnc.sqlite3``).
@@ -74,6 +77,7 @@ class DialogConfig:
     questioner: str = "active"
     fixed_order: tuple[str, ...] = SLOTS
     min_gain: float = 0.01
+    min_information: float = 0.2
     disclosure: bool = True
     reprompts: int = 1
     dnc_path: Path | None = None
@@ -147,6 +151,7 @@ class DialogManager:
                 self.config.fixed_order)
         else:
             self.questioner = ActiveQuestioner(kb.questions, self._analyze, self.config.min_gain)
+        self._gauge = ActiveQuestioner(kb.questions, self._analyze)  # the shared ask/skip test
         llm = self.config.llm or (LlmConfig.from_env() if self.config.use_llm else None)
         self.llm = LlmReplier(llm, kb.vendor["name"], self._facts()) if llm else None
 
@@ -351,13 +356,16 @@ class DialogManager:
         st = self.state
         top = max(scores.values()) if scores else 0.0
         candidates = self.slots.missing()
-        if (top >= self.config.confidence or not candidates
-                or st.questions_in_row >= self.config.max_questions_in_row):
+        if not candidates or st.questions_in_row >= self.config.max_questions_in_row:
             st.questions_in_row = 0
             return None
         probe = None
         if scorer is not None:
             probe = ScorerProbe(scorer, st.evidence, factory=self._scorer_factory(scorer))
+        if top >= self.config.confidence and not self._answers_can_move(scores, candidates,
+                                                                        probe):
+            st.questions_in_row = 0
+            return None
         choice = self.questioner.choose(scores, candidates, probe)
         if choice.slot is None:
             st.questions_in_row = 0
@@ -366,6 +374,16 @@ class DialogManager:
         st.pending = choice.slot
         st.questions_in_row += 1
         return choice.slot
+
+    def _answers_can_move(self, scores: dict[str, float], candidates: list[str],
+                          probe: ScorerProbe | None) -> bool:
+        """Whether some unasked question's answer could still change the tier (information
+        gain of at least ``config.min_information`` bits). The same test gates every question
+        strategy, so strategies differ only in which question they ask."""
+        if probe is None:
+            return False
+        return max(self._gauge.gains(scores, candidates, probe).values(),
+                   default=0.0) >= self.config.min_information
 
     def _scorer_factory(self, scorer: Any) -> Callable[[], Any]:
         return lambda: type(scorer)(self.customer)

@@ -1,10 +1,14 @@
-"""Which qualification question to ask next: active (expected entropy drop) or a fixed order.
+"""Which qualification question to ask next: active (information gain) or a fixed order.
 
 Active choice: for every slot not yet filled or asked, each plausible answer from the
 knowledge base (``questions.<slot>.answers``) is run through the NLU and a *copy* of the call's
 tier scorer; the answer's probability is ``sum_t P(t) * P(answer | t)`` with ``P(t)`` the current
-tier scores. The question with the largest expected drop of tier entropy wins; ties keep the
-``SLOTS`` order. Only the public NLU/TierScorer APIs are used, so a trained scorer plugs in.
+tier scores. A question's value is the mutual information between its answer and the tier,
+``H(sum_a P(a) post_a) - sum_a P(a) H(post_a)``: large when plausible answers lead to different
+tiers. (The expected drop of the *current* tier's entropy is the wrong measure for a scorer
+that tiers the caller as they stand: a caller who has said nothing telling is confidently
+medium, yet one answer can make them high or low.) Ties keep the ``SLOTS`` order. Only the
+public NLU/TierScorer APIs are used, so a trained scorer plugs in.
 """
 
 from __future__ import annotations
@@ -119,7 +123,7 @@ class QuestionChoice:
     Attributes:
         slot: Slot to ask about, or None (nothing worth asking).
         entropy: Tier entropy now, bits.
-        gains: Expected entropy drop per candidate slot, bits.
+        gains: Information gain per candidate slot, bits.
     """
 
     slot: str | None
@@ -128,12 +132,12 @@ class QuestionChoice:
 
 
 class ActiveQuestioner:
-    """Picks the question with the largest expected drop of tier entropy.
+    """Picks the question whose answer is most informative about the tier.
 
     Args:
         questions: Slot → question with plausible answers (from the KB).
         analyze: Text → NluResult (the call's NLU); results are cached per answer text.
-        min_gain: Below this expected drop (bits) no question is asked.
+        min_gain: Below this information gain (bits) no question is asked.
     """
 
     name = "active"
@@ -150,14 +154,24 @@ class ActiveQuestioner:
             self._evidence[say] = evidence_from_nlu(self.analyze(say))
         return self._evidence[say]
 
-    def expected_entropy(self, slot: str, scores: Mapping[str, float],
+    def information_gain(self, slot: str, scores: Mapping[str, float],
                          probe: ScorerProbe) -> float:
-        """Expected tier entropy after asking about ``slot``."""
+        """Mutual information (bits) between the answer about ``slot`` and the tier after it."""
         q = self.questions[slot]
         weights = [sum(scores.get(t, 0.0) * a.given_tier[t] for t in TIERS) for a in q.answers]
         total = sum(weights) or 1.0
-        return sum(w / total * entropy(probe.simulate(self._answer(a.say)))
-                   for w, a in zip(weights, q.answers, strict=True))
+        posts = [probe.simulate(self._answer(a.say)) for a in q.answers]
+        mixture = {t: sum(w / total * post.get(t, 0.0) for w, post in zip(weights, posts,
+                                                                          strict=True))
+                   for t in TIERS}
+        return entropy(mixture) - sum(w / total * entropy(post)
+                                      for w, post in zip(weights, posts, strict=True))
+
+    def gains(self, scores: Mapping[str, float], candidates: Sequence[str],
+              probe: ScorerProbe) -> dict[str, float]:
+        """Information gain of every usable candidate slot."""
+        return {s: self.information_gain(s, scores, probe) for s in candidates
+                if s in self.questions}
 
     def choose(self, scores: Mapping[str, float], candidates: Sequence[str],
                probe: ScorerProbe | None) -> QuestionChoice:
@@ -165,7 +179,7 @@ class ActiveQuestioner:
         usable = [s for s in candidates if s in self.questions]
         if probe is None:
             return QuestionChoice(usable[0] if usable else None, h, {})
-        gains = {s: h - self.expected_entropy(s, scores, probe) for s in usable}
+        gains = self.gains(scores, usable, probe)
         best = max(usable, key=lambda s: (gains[s], -usable.index(s)), default=None)
         if best is None or gains[best] < self.min_gain:
             return QuestionChoice(None, h, gains)
