@@ -9,6 +9,8 @@ Used only by the trainer (pure Python, seeded). Each transform keeps the label:
 - ``homophones``: characters swapped for another character with the same toneless pinyin
   (感兴趣 → 赶兴趣), the commonest error of Whisper on phone audio;
 - ``drop``: a character deleted, as a clipped word;
+- ``endings``: a clause-final particle swapped for another Whisper confuses it with
+  (了/的/啦/咯: "不想用了" is often heard as "不想用的") or dropped, as phone audio clips it;
 - ``synonyms``: a domain word swapped for a same-meaning word (价格/价钱/费用,
   系统/软件/平台, 我们/咱们/俺们, 怎么/咋, 领导/老板, ...), so a cue learnt in one wording
   carries to the others.
@@ -47,6 +49,9 @@ SYNONYMS: tuple[tuple[str, ...], ...] = (
     ("很", "非常", "特别", "挺"),
     ("员工", "职员", "同事"),
 )
+ENDING_SWAPS = ("了", "的", "啦", "咯")
+"""Clause-final particles Whisper hears interchangeably on phone audio (le/de/la/lo)."""
+_ENDING_RE = re.compile(r"([了的啦咯啊吧呢哈嘛呀哦噢])(?=[，。！？,.!?]*$|[，,])")
 _SYN_INDEX = {w: g for g in SYNONYMS for w in g}
 _SYN_RE = re.compile("|".join(sorted(map(re.escape, _SYN_INDEX), key=len, reverse=True)))
 
@@ -123,6 +128,20 @@ class Augmenter:
                 out.append(ch)
         return "".join(out) or text
 
+    def endings(self, text: str) -> str:
+        """Swap (了/的/啦/咯 among themselves) or drop clause-final particles."""
+        r = self.rng
+
+        def swap(m: re.Match[str]) -> str:
+            ch = m.group(1)
+            if r.random() < 0.35:
+                return ""
+            if ch in ENDING_SWAPS and r.random() < 0.8:
+                return r.choice([w for w in ENDING_SWAPS if w != ch])
+            return ch
+
+        return _ENDING_RE.sub(swap, text) or text
+
     def synonyms(self, text: str, rate: float = 0.5) -> str:
         """Swap each listed domain word for another of its group with probability ``rate``."""
         r = self.rng
@@ -144,6 +163,8 @@ class Augmenter:
             text = self.lead_in(text)
         if r.random() < 0.5:
             text = self.fillers(text)
+        if r.random() < 0.3:
+            text = self.endings(text)
         if r.random() < 0.5:
             text = self.noise(text)
         return text

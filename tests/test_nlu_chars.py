@@ -55,6 +55,20 @@ def test_augmenter_is_seeded_and_keeps_most_characters() -> None:
         assert len(set(v) & set(text)) >= 3
 
 
+def test_endings_swap_or_drop_only_clause_final_particles() -> None:
+    a = Augmenter({}, [], seed=5)
+    text = "我们不打算继续用了，你们看着办吧"
+    seen = {a.endings(text) for _ in range(60)}
+    stems = {s.replace("，", "|") for s in seen}
+    # 了 becomes 的/啦/咯 or disappears; 吧 stays or disappears; nothing else changes
+    assert {"我们不打算继续用的|你们看着办吧", "我们不打算继续用|你们看着办"} <= stems
+    for v in seen:
+        head, tail = v.split("，")
+        assert head.startswith("我们不打算继续用") and len(head) <= len("我们不打算继续用") + 1
+        assert tail in ("你们看着办吧", "你们看着办")
+    assert a.endings("没有") == "没有"
+
+
 def test_bigrams_align_with_ids_and_are_stable() -> None:
     from tierline.nlu.chars import bigram_ids, clip_units
 
