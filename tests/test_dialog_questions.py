@@ -138,3 +138,27 @@ def test_uncopyable_scorer_is_rebuilt_and_replayed() -> None:
     scores = probe.simulate(TurnEvidence(intent_scores={"other": 1.0}))
     assert scores["medium"] == 0.94  # the replayed 20 seats count
     assert built and built[0].updates == 2
+
+
+def test_every_wording_of_an_answer_is_simulated_and_averaged() -> None:
+    # One question whose first wording carries a seat count and whose other wordings do not:
+    # the simulated posterior is the mean of the three, so the gain lies strictly between the
+    # gain of the informative wording alone and zero.
+    def seats_q(*also: str) -> Question:
+        even = {t: 0.5 for t in TIERS}
+        return Question("seats", "ask seats", (
+            Answer("我们全公司三百多人都要用", even, also), Answer("还没定", even)))
+
+    scores = SeatsOnlyScorer().scores
+    nlu = Nlu()
+    alone = ActiveQuestioner({"seats": seats_q()}, nlu.analyze).information_gain(
+        "seats", scores, ScorerProbe(SeatsOnlyScorer()))
+    mixed = ActiveQuestioner({"seats": seats_q("好的", "嗯")}, nlu.analyze).information_gain(
+        "seats", scores, ScorerProbe(SeatsOnlyScorer()))
+    assert alone > 0.2 and 0 < mixed < alone
+
+
+def test_kb_answers_carry_their_other_wordings() -> None:
+    kb = load_kb(KB)
+    answer = kb.questions["decision_maker"].answers[0]
+    assert answer.wordings[0] == answer.say and len(answer.wordings) > 1

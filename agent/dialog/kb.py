@@ -48,10 +48,19 @@ class Answer:
     Attributes:
         say: What a caller could say (run through the NLU when simulating).
         given_tier: P(this answer | true tier) for each tier.
+        also: Other wordings of the same answer. The question selector simulates every
+            wording and averages, so one wording the NLU misreads does not decide which
+            question looks informative.
     """
 
     say: str
     given_tier: dict[str, float]
+    also: tuple[str, ...] = ()
+
+    @property
+    def wordings(self) -> tuple[str, ...]:
+        """``say`` followed by ``also``."""
+        return (self.say, *self.also)
 
 
 @dataclass(frozen=True)
@@ -130,7 +139,8 @@ def _questions(f: Fields) -> dict[str, Question]:
             extra = sorted(set(g.names()) - set(TIERS))
             if extra:
                 raise g.error(g.line(extra[0]), f"{g.where}.{extra[0]}: unknown tier")
-            answers.append(Answer(a.text("say"), probs))
+            also = a.texts("also") if a.has("also") else ()
+            answers.append(Answer(a.text("say"), probs, also))
         for t in TIERS:
             total = sum(a.given_tier[t] for a in answers)
             if abs(total - 1.0) > 0.011:

@@ -1,9 +1,10 @@
 """Which qualification question to ask next: active (information gain) or a fixed order.
 
 Active choice: for every slot not yet filled or asked, each plausible answer from the
-knowledge base (``questions.<slot>.answers``) is run through the NLU and a *copy* of the call's
-tier scorer; the answer's probability is ``sum_t P(t) * P(answer | t)`` with ``P(t)`` the current
-tier scores. A question's value is the mutual information between its answer and the tier,
+knowledge base (``questions.<slot>.answers``, every wording in ``say`` and ``also``, averaged)
+is run through the NLU and a *copy* of the call's tier scorer; the answer's probability is
+``sum_t P(t) * P(answer | t)`` with ``P(t)`` the current tier scores. A question's value is
+the mutual information between its answer and the tier,
 ``H(sum_a P(a) post_a) - sum_a P(a) H(post_a)``: large when plausible answers lead to different
 tiers. (The expected drop of the *current* tier's entropy is the wrong measure for a scorer
 that tiers the caller as they stand: a caller who has said nothing telling is confidently
@@ -154,13 +155,18 @@ class ActiveQuestioner:
             self._evidence[say] = evidence_from_nlu(self.analyze(say))
         return self._evidence[say]
 
+    def _posterior(self, wordings: Sequence[str], probe: ScorerProbe) -> dict[str, float]:
+        """Tier scores after an answer: the mean over its wordings of the simulated scores."""
+        sims = [probe.simulate(self._answer(say)) for say in wordings]
+        return {t: sum(s.get(t, 0.0) for s in sims) / len(sims) for t in TIERS}
+
     def information_gain(self, slot: str, scores: Mapping[str, float],
                          probe: ScorerProbe) -> float:
         """Mutual information (bits) between the answer about ``slot`` and the tier after it."""
         q = self.questions[slot]
         weights = [sum(scores.get(t, 0.0) * a.given_tier[t] for t in TIERS) for a in q.answers]
         total = sum(weights) or 1.0
-        posts = [probe.simulate(self._answer(a.say)) for a in q.answers]
+        posts = [self._posterior(a.wordings, probe) for a in q.answers]
         mixture = {t: sum(w / total * post.get(t, 0.0) for w, post in zip(weights, posts,
                                                                           strict=True))
                    for t in TIERS}
