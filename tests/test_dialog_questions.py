@@ -162,3 +162,25 @@ def test_kb_answers_carry_their_other_wordings() -> None:
     kb = load_kb(KB)
     answer = kb.questions["decision_maker"].answers[0]
     assert answer.wordings[0] == answer.say and len(answer.wordings) > 1
+
+def test_one_probe_simulates_each_answer_once() -> None:
+    # The ask/skip test (gains) and the choice of the same turn share one probe: the second
+    # pass reads the remembered scores and gives the same gains.
+    built: list[NoCopy] = []
+
+    def factory() -> NoCopy:
+        built.append(NoCopy())
+        return built[-1]
+
+    questions = {"timeline": _q("timeline", "下个月就想用起来", "还没定"),
+                 "seats": _q("seats", "我们大概十来个人用", "我们全公司三百多人都要用")}
+    active = ActiveQuestioner(questions, Nlu().analyze)
+    probe = ScorerProbe(NoCopy(), [], factory)
+    scores = SeatsOnlyScorer().scores
+    gains = active.gains(scores, ["timeline", "seats"], probe)
+    assert len(built) == 4  # four distinct answers, one fresh scorer each
+    choice = active.choose(scores, ["timeline", "seats"], probe)
+    assert len(built) == 4 and choice.gains == gains and choice.slot == "seats"
+    other = ScorerProbe(NoCopy(), [], factory)  # a new turn simulates afresh
+    active.gains(scores, ["seats"], other)
+    assert len(built) == 6

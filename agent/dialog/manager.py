@@ -146,12 +146,14 @@ class DialogManager:
         self.gate = InterruptionGate()
         self.state = _State()
         self._values = self._static_values()
+        # the ask/skip test every strategy shares; gains() ignores min_gain, so the active
+        # questioner doubles as the gauge and both read one cache of analysed answers
+        self._gauge = ActiveQuestioner(kb.questions, self._analyze, self.config.min_gain)
         if self.config.questioner == "fixed":
             self.questioner: ActiveQuestioner | FixedQuestioner = FixedQuestioner(
                 self.config.fixed_order)
         else:
-            self.questioner = ActiveQuestioner(kb.questions, self._analyze, self.config.min_gain)
-        self._gauge = ActiveQuestioner(kb.questions, self._analyze)  # the shared ask/skip test
+            self.questioner = self._gauge
         llm = self.config.llm or (LlmConfig.from_env() if self.config.use_llm else None)
         self.llm = LlmReplier(llm, kb.vendor["name"], self._facts()) if llm else None
 

@@ -60,6 +60,9 @@ class ScorerProbe:
 
     The scorer is deep-copied; a scorer that cannot be copied (e.g. one holding a native
     inference session) is rebuilt with ``factory`` and fed the call's evidence so far.
+    A probe lives for one bot turn and remembers what it simulated: the ask/skip test and
+    the question choice of that turn ask about the same answers, and a simulation is
+    deterministic (a fresh copy each time, no LLM).
 
     Args:
         scorer: The call's live scorer.
@@ -73,6 +76,7 @@ class ScorerProbe:
         self.history = tuple(history)
         self.factory = factory
         self._copyable = True
+        self._simulated: dict[int, tuple[TurnEvidence, dict[str, float]]] = {}
 
     def _copy(self) -> Scorer:
         """Deep copy of the scorer's state; attributes that cannot be copied (a loaded model,
@@ -114,7 +118,12 @@ class ScorerProbe:
 
     def simulate(self, evidence: TurnEvidence) -> dict[str, float]:
         """Tier scores if the caller's next turn were ``evidence``."""
-        return dict(self._fresh().update(evidence).scores)
+        known = self._simulated.get(id(evidence))
+        if known is None or known[0] is not evidence:
+            # the evidence object is kept with its scores, so its id cannot be reused
+            known = (evidence, dict(self._fresh().update(evidence).scores))
+            self._simulated[id(evidence)] = known
+        return dict(known[1])
 
 
 @dataclass(frozen=True)
