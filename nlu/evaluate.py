@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from tierline.nlu.data import (
     Example,
     load_challenge,
+    load_heard_intents,
     load_intents,
     load_noisy_intents,
     load_ood_other,
@@ -138,6 +139,10 @@ def evaluate_intents(model: IntentClassifier | None, split: str = "test",
                      data_dir=None, progress: Callable[[str], None] | None = None) -> dict:
     """Score the trained model and both baselines on ``split``, clean and noisy-ASR.
 
+    The noisy-ASR set is scored whole (``asr``) and on the transcripts that kept at least a
+    third of what was said (``asr_heard``, :func:`tierline.nlu.data.heard_enough`): the rest
+    are empty or hallucinated and bound what any reader can reach.
+
     Args:
         model: The trained classifier (None: baselines only).
         split: ``test`` (the held-out split) or ``dev``.
@@ -154,7 +159,8 @@ def evaluate_intents(model: IntentClassifier | None, split: str = "test",
     clean = load_intents(split)
     noisy = load_noisy_intents(split)
     ood = load_ood_other(data_dir) if data_dir is not None else []
-    sets: dict[str, list[Example]] = {"clean": clean, "asr": noisy}
+    sets: dict[str, list[Example]] = {"clean": clean, "asr": noisy,
+                                      "asr_heard": load_heard_intents(split)}
     if split == "test":
         sets["challenge"] = load_challenge()
     if ood:

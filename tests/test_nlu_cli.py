@@ -58,9 +58,11 @@ def test_nlu_eval_reports_model_and_baselines() -> None:
     systems = report["intents"]["systems"]
     assert set(systems) == {"keyword", "tfidf", "model"}
     for name in systems:
-        for s in ("clean", "asr"):
+        for s in ("clean", "asr", "asr_heard"):
             assert 0.0 <= systems[name][s]["macro_f1"] <= 1.0
             assert systems[name][s]["n"] == report["intents"]["sizes"][s]
+    sizes = report["intents"]["sizes"]
+    assert 0 < sizes["asr_heard"] < sizes["asr"] == sizes["clean"]  # a subset of the copies
     conf = systems["model"]["clean"]["confusion"]
     assert sum(sum(row.values()) for row in conf.values()) == report["intents"]["sizes"]["clean"]
     assert "model" in report["sentiment"]["systems"]

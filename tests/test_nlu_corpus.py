@@ -116,3 +116,14 @@ def test_corpus_does_not_copy_the_sample_calls() -> None:
             close[e.text] = round(worst, 2)
     assert all(j < 0.7 for j in close.values()), close
     assert set(close) <= _GENERIC_NEAR_SAMPLES, close
+
+
+def test_heard_enough_keeps_transcripts_that_kept_a_third() -> None:
+    from tierline.nlu.data import heard_enough, load_heard_intents
+
+    assert heard_enough("我们要卖你们的标准弹", "我们要买你们的标准版，十个账号")
+    assert not heard_enough("", "能不能免费用一个月")
+    assert not heard_enough("努力哦", "你好")  # nothing in common
+    assert not heard_enough("谢谢观看", "系统提示权限不足")  # a hallucination
+    heard = load_heard_intents("test")
+    assert 0 < len(heard) < len(load_noisy_intents("test"))

@@ -34,9 +34,9 @@ from tierline.nlu.errors import NluError
 from tierline.nlu.vocab import INTENTS
 
 __all__ = [
-    "DATA_DIR", "SPLITS", "SENTIMENT_LABELS", "Example", "asr_copies", "load_challenge",
-    "load_intents",
-    "load_noisy_intents", "load_ood_other", "load_reviews", "load_sentiment",
+    "DATA_DIR", "SPLITS", "SENTIMENT_LABELS", "Example", "asr_copies", "heard_enough",
+    "load_challenge", "load_heard_intents", "load_intents", "load_noisy_intents",
+    "load_ood_other", "load_reviews", "load_sentiment",
     "shared_data_dir", "stable_bucket",
 ]
 
@@ -145,6 +145,23 @@ def load_noisy_intents(split: str | None = None) -> list[Example]:
     copies = asr_copies()
     return [Example(copies[e.text], e.label, e.split, "asr")
             for e in load_intents(split) if e.text in copies]
+
+
+def heard_enough(heard: str, clean: str) -> bool:
+    """Whether a transcript kept at least a third of the distinct characters of what was
+    said (and at least two): below that, Whisper heard nothing or hallucinated, and no
+    reader can recover the intent."""
+    if not heard:
+        return False
+    shared = len(set(heard) & set(clean))
+    return shared >= max(2, len(set(clean)) / 3)
+
+
+def load_heard_intents(split: str | None = None) -> list[Example]:
+    """The ASR copies that pass :func:`heard_enough` (a subset of :func:`load_noisy_intents`)."""
+    copies = asr_copies()
+    return [Example(copies[e.text], e.label, e.split, "asr")
+            for e in load_intents(split) if heard_enough(copies.get(e.text, ""), e.text)]
 
 
 def load_sentiment(split: str | None = None) -> list[Example]:
