@@ -11,6 +11,11 @@ swaps one character. Before lookup, text is reduced to *units*:
   can learn that size matters without learning numerals;
 - every other character is one unit.
 
+Beside the unit ids a model may read hashed unit bigrams (:func:`bigram_ids`) and hashed
+*sounds* (:func:`sound_ids`): the toneless, dialect-folded pinyin of each Chinese character,
+so that ASR homophone swaps (买/卖, 负责人/负责任, 是/四 for a southern speaker) share an
+embedding.
+
 The same code runs in training and at run time; the vocabulary ships inside the ONNX file.
 """
 
@@ -22,11 +27,12 @@ import zlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from tierline.nlu.numerals import find_numbers
 
 __all__ = ["CLS", "MASK", "NUM_TOKENS", "PAD", "SPECIALS", "UNK", "CharVocab", "bigram_ids",
-           "clip_units", "units"]
+           "clip_units", "sound", "sound_ids", "units"]
 
 PAD, UNK, CLS, MASK = "[PAD]", "[UNK]", "[CLS]", "[MASK]"
 NUM_TOKENS = tuple(f"[N{k}]" for k in range(10))
@@ -140,4 +146,46 @@ def bigram_ids(seq: list[str], buckets: int) -> list[int]:
     for i, u in enumerate(seq):
         nxt = seq[i + 1] if i + 1 < len(seq) else "[END]"
         out.append(zlib.crc32(f"{u}\x1f{nxt}".encode()) % (buckets - 1) + 1)
+    return out
+
+
+_FOLDED_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("l", "n"))
+_FOLDED_FINALS = (("ang", "an"), ("eng", "en"), ("ing", "in"))
+
+
+@lru_cache(maxsize=8192)
+def sound(unit: str) -> str:
+    """The folded sound of one unit: toneless pinyin with the common southern mergers
+    (zh/ch/sh → z/c/s, l → n, -ang/-eng/-ing → -an/-en/-in); ``""`` for anything that is not
+    one Chinese character.
+
+    The character's most common reading is used (no context): the point is that two
+    characters that sound alike map alike, which holds for ASR output with or without context.
+    """
+    if len(unit) != 1 or not ("\u3400" <= unit <= "\u9fff"):
+        return ""
+    from pypinyin import Style, lazy_pinyin
+
+    syl = lazy_pinyin(unit, style=Style.NORMAL, v_to_u=False, errors="ignore")
+    if not syl or not syl[0].isascii() or not syl[0].isalpha():
+        return ""
+    s = syl[0]
+    for full, folded in _FOLDED_INITIALS:
+        if s.startswith(full):
+            s = folded + s[len(full):]
+            break
+    for full, folded in _FOLDED_FINALS:
+        if s.endswith(full):
+            s = s[: -len(full)] + folded
+            break
+    return s
+
+
+def sound_ids(seq: list[str], buckets: int) -> list[int]:
+    """Hashed folded sounds aligned with :meth:`CharVocab.ids` (0 for ``[CLS]`` and for
+    units without a sound: number tokens, letters, digits, emoji)."""
+    out = [0]
+    for u in seq:
+        s = sound(u)
+        out.append(zlib.crc32(f"\x1e{s}".encode()) % (buckets - 1) + 1 if s else 0)
     return out

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tierline.nlu.chars import CharVocab, bigram_ids, clip_units
+from tierline.nlu.chars import CharVocab, bigram_ids, clip_units, sound, sound_ids
 from tierline.nlu.data import SENTIMENT_LABELS
 from tierline.nlu.errors import NluError
 from tierline.nlu.intents import IntentClassifier
@@ -40,7 +40,9 @@ class OnnxCharModel:
         labels: Output classes in logit order.
         vocab: Character vocabulary.
         max_len: Maximum sequence length (``[CLS]`` included).
-        bigram_buckets: Size of the hashed bigram table (0: the model reads characters only).
+        bigram_buckets: Size of the hashed bigram table (0: the model reads no bigrams).
+        sound_buckets: Size of the hashed sound table (0: the model reads no sounds; files
+            written before sounds existed).
         info: The rest of the metadata (training settings, data sizes).
     """
 
@@ -50,6 +52,7 @@ class OnnxCharModel:
     vocab: CharVocab
     max_len: int
     bigram_buckets: int
+    sound_buckets: int
     info: dict
     session: object
 
@@ -67,6 +70,8 @@ class OnnxCharModel:
         feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
         if self.bigram_buckets:
             feed["bigram_ids"] = np.asarray([bigram_ids(seq, self.bigram_buckets)], np.int64)
+        if self.sound_buckets:
+            feed["sound_ids"] = np.asarray([sound_ids(seq, self.sound_buckets)], np.int64)
         logits = self.session.run(["logits"], feed)[0][0]  # type: ignore[attr-defined]
         z = np.exp(logits - logits.max())
         return z / z.sum()
@@ -97,11 +102,14 @@ def _load(path: str, threads: int) -> OnnxCharModel:
         vocab = CharVocab(tuple(json.loads(meta["vocab"])))
         max_len = int(meta["max_len"])
         buckets = int(meta.get("bigram_buckets", "0"))
+        sounds = int(meta.get("sound_buckets", "0"))
         info = json.loads(meta.get("info", "{}"))
     except (KeyError, ValueError) as exc:
         raise NluError(f"{p}: bad model metadata ({exc})") from None
-    return OnnxCharModel(p, meta.get("kind", ""), labels, vocab, max_len, buckets, info,
-                         session)
+    if sounds:
+        sound("价")  # load the pinyin tables now, not on the first caller turn
+    return OnnxCharModel(p, meta.get("kind", ""), labels, vocab, max_len, buckets, sounds,
+                         info, session)
 
 
 def load_char_model(path: str | Path, kind: str, threads: int = 1) -> OnnxCharModel:

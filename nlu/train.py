@@ -2,14 +2,18 @@
 
 Both models are small character-level transformers (``transformers`` BERT classes with random
 initialisation and our own vocabulary; nothing is downloaded) that read characters, number
-magnitude tokens and hashed character bigrams (:mod:`tierline.nlu.chars`). They are trained
+magnitude tokens, hashed character bigrams and hashed folded pinyin sounds
+(:mod:`tierline.nlu.chars`). They are trained
 with torch, exported to ONNX and quantised to INT8 with onnxruntime. The run is seeded: the
 same seed, thread count and data give the same models.
 
 1. Pre-training: one shared encoder learns masked-unit prediction on the train parts of all
    text (reviews, SMP2017, CrossWOZ, our corpus).
-2. Intent model: two members, one fine-tuned from the pre-trained encoder and one trained from
-   scratch, averaged in one ONNX graph. Data: the train split of our corpus, fresh augmented
+2. Intent model: three members in one ONNX graph: a transformer fine-tuned from the
+   pre-trained encoder, one trained from scratch, and a linear bag of units, bigrams and sounds
+   (fastText-style; it carries over to garbled ASR text better than the transformers, as the
+   TF-IDF baseline showed). The transformers' mean and the bag are mixed with the weight that
+   scores best on dev. Data: the train split of our corpus, fresh augmented
    variants of it every epoch (:mod:`tierline.nlu.augment`), the usable noisy-ASR copies of
    the train split, and real out-of-domain queries (SMP2017, CrossWOZ) as ``other``. For each
    member the epoch with the best mean dev macro-F1 (clean and noisy) is kept.
@@ -32,11 +36,12 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from tierline.nlu.augment import Augmenter, homophone_table
-from tierline.nlu.chars import MASK, SPECIALS, UNK, CharVocab, bigram_ids, clip_units
+from tierline.nlu.chars import MASK, SPECIALS, UNK, CharVocab, bigram_ids, clip_units, sound_ids
 from tierline.nlu.data import (
     SENTIMENT_LABELS,
     Example,
     asr_copies,
+    heard_enough,
     load_intents,
     load_noisy_intents,
     load_ood_other,
@@ -79,6 +84,7 @@ class ModelConfig:
     unk_rate: float = 0.03
     warmup: float = 0.06
     bigram_buckets: int = 16384
+    sound_buckets: int = 2048
 
 
 POSITIONS = 128
@@ -87,7 +93,13 @@ PRETRAIN_CONFIG = ModelConfig(max_len=64, epochs=4, batch=64, lr=1e-3, label_smo
                               unk_rate=0.0)
 INTENT_CONFIG = ModelConfig()
 SENTIMENT_CONFIG = ModelConfig(max_len=64, epochs=8, batch=64)
-SMOKE = {"hidden": 32, "layers": 1, "heads": 2, "ffn": 64, "bigram_buckets": 512}
+BAG_CONFIG = {"epochs": 20, "batch": 64, "lr": 0.02, "weight_decay": 0.0,
+              "label_smoothing": 0.0, "warmup": 0.0}
+"""Optimisation settings of the bag member (architecture fields follow the intent model)."""
+BAG_WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+"""Candidate weights of the bag member in the intent ensemble (chosen on dev)."""
+SMOKE = {"hidden": 32, "layers": 1, "heads": 2, "ffn": 64, "bigram_buckets": 512,
+         "sound_buckets": 128}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -183,18 +195,6 @@ def _norm(texts: Sequence[str]) -> list[str]:
     return [normalize(t) for t in texts]
 
 
-def _usable_asr(heard: str, clean: str) -> bool:
-    """Keep a noisy copy for training when Whisper heard at least a third of the words.
-
-    Transcripts that are empty or pure hallucination (the decoder prompt echoed back) are
-    label noise in training; evaluation keeps them all.
-    """
-    if not heard:
-        return False
-    shared = len(set(heard) & set(clean))
-    return shared >= max(2, len(set(clean)) / 3)
-
-
 IntentPool = tuple[list[Example], list[Example]]
 
 
@@ -205,7 +205,7 @@ def intent_training_pool(smoke: bool = False) -> IntentPool:
     noisy = []
     for e in train:
         heard = copies.get(e.text, "")
-        if _usable_asr(heard, e.text):
+        if heard_enough(heard, e.text):  # the rest is label noise in training
             noisy.append(Example(heard, e.label, "train", "asr"))
     if smoke:
         train, noisy = train[::10], noisy[::10]
@@ -295,19 +295,55 @@ def train_intent(cfg: ModelConfig, vocab: CharVocab, encoder: dict | None, pool:
     members, histories = [], []
     for k, start in enumerate((encoder, None)):
         how = "from the pre-trained encoder" if start is not None else "from scratch"
-        log(f"intent member {k + 1}/2: {how}")
+        log(f"intent member {k + 1}/3: transformer {how}")
         model, history = fit(cfg, vocab, INTENTS, epoch_data, dev, select, seed + k, log,
                              "other", encoder=start)
         members.append(model)
-        histories.append({"pretrained": start is not None, **history})
-    model = _ensemble(members)
+        histories.append({"kind": "transformer", "pretrained": start is not None, **history})
+    log("intent member 3/3: bag of units, bigrams and sounds")
+    bag_cfg = replace(cfg, **{**BAG_CONFIG, **({"epochs": cfg.epochs} if smoke else {})})
+    bag, history = fit(bag_cfg, vocab, INTENTS, epoch_data, dev, select, seed + 2, log, "other",
+                       model=build_bag(cfg, len(vocab), len(INTENTS)))
+    members.append(bag)
+    histories.append({"kind": "bag", **history})
+    weight, by_weight = _bag_weight(members, vocab, cfg, dev)
+    log("bag weight on dev " + "  ".join(f"{w}: {v:.3f}" for w, v in by_weight.items())
+        + f"  → {weight}")
+    model = _ensemble(members, [(1 - weight) / 2, (1 - weight) / 2, weight])
     scores = _dev_scores(model, vocab, cfg, dev, INTENTS, "other", _intent_dev_scores)
     log("intent ensemble dev " + "  ".join(f"{k} {v:.3f}" for k, v in scores.items()))
-    info = {"seed": seed, "config": asdict(cfg), "members": histories,
+    info = {"seed": seed, "config": asdict(cfg), "bag_config": asdict(bag_cfg),
+            "members": histories, "bag_weight": weight,
             "train_rows": len(train), "noisy_rows": len(noisy), "ood_rows": len(ood_train),
             "dev": {k: round(v, 4) for k, v in scores.items()}}
     export(model, vocab, INTENTS, cfg, "intent", info, path, log)
     return path, f"dev macro-F1 clean/asr {scores['clean']:.3f}/{scores['asr']:.3f}"
+
+
+def _bag_weight(members, vocab: CharVocab, cfg: ModelConfig,
+                dev: dict[str, list[Example]]) -> tuple[float, dict[float, float]]:
+    """The bag member's weight with the best mean dev macro-F1 (ties: the smaller weight)."""
+    import torch
+
+    encode = _Encoder(vocab, cfg)
+    probs, readable = {}, {}
+    with torch.no_grad():
+        for k, examples in dev.items():
+            rows = [encode(e.text) for e in examples]
+            batch = _tensor(rows, torch)
+            probs[k] = [m.eval()(*batch).logits.softmax(-1) for m in members]
+            readable[k] = [len(r[0]) > 1 for r in rows]
+    by_weight = {}
+    for w in BAG_WEIGHTS:
+        total = 0.0
+        for k, examples in dev.items():
+            p = (1 - w) / 2 * (probs[k][0] + probs[k][1]) + w * probs[k][2]
+            pred = [INTENTS[i] if ok else "other"
+                    for i, ok in zip(p.argmax(-1).tolist(), readable[k], strict=True)]
+            total += score([e.label for e in examples], pred).macro_f1
+        by_weight[w] = total / len(dev)
+    best = max(BAG_WEIGHTS, key=lambda w: (round(by_weight[w], 6), -w))
+    return best, {w: round(v, 4) for w, v in by_weight.items()}
 
 
 def _ensemble_class():
@@ -315,22 +351,25 @@ def _ensemble_class():
     from transformers.modeling_outputs import SequenceClassifierOutput
 
     class Ensemble(torch.nn.Module):
-        """Mean of the members' probabilities; ``logits`` are its logarithm."""
+        """Weighted mean of the members' probabilities; ``logits`` are its logarithm."""
 
-        def __init__(self, members) -> None:
+        def __init__(self, members, weights) -> None:
             super().__init__()
             self.members = torch.nn.ModuleList(members)
+            self.register_buffer("weights", torch.tensor(weights, dtype=torch.float32))
 
-        def forward(self, input_ids, bigram_ids, attention_mask):
-            probs = torch.stack([m(input_ids, bigram_ids, attention_mask).logits.softmax(-1)
-                                 for m in self.members]).mean(0)
+        def forward(self, input_ids, bigram_ids, sound_ids, attention_mask):
+            probs = torch.stack([m(input_ids, bigram_ids, sound_ids, attention_mask)
+                                 .logits.softmax(-1) for m in self.members])
+            probs = (probs * self.weights[:, None, None]).sum(0)
             return SequenceClassifierOutput(logits=torch.log(probs + 1e-9))
 
     return Ensemble
 
 
-def _ensemble(members):
-    return _ensemble_class()(members).eval()
+def _ensemble(members, weights: Sequence[float] | None = None):
+    weights = list(weights) if weights is not None else [1 / len(members)] * len(members)
+    return _ensemble_class()(members, weights).eval()
 
 
 def _dev_scores(model, vocab: CharVocab, cfg: ModelConfig, dev: dict[str, list[Example]],
@@ -401,8 +440,8 @@ def _intent_dev_scores(dev: dict[str, list[Example]],
 
 # -- training loop ----------------------------------------------------------------------------
 
-Features = tuple[list[int], list[int]]
-"""Unit ids and bigram ids of one text (equal length, ``[CLS]`` first)."""
+Features = tuple[list[int], list[int], list[int]]
+"""Unit ids, bigram ids and sound ids of one text (equal length, ``[CLS]`` first)."""
 
 
 def _bert_config(cfg: ModelConfig, vocab_size: int, num_labels: int = 2):
@@ -418,24 +457,32 @@ def _bert_config(cfg: ModelConfig, vocab_size: int, num_labels: int = 2):
 
 
 def _with_bigrams(inner, cfg: ModelConfig):
-    """Wrap a transformers BERT head model so its input embedding adds hashed bigrams."""
+    """Wrap a transformers BERT head model so its input embedding adds hashed bigrams and
+    hashed sounds (each table only when its bucket count is not 0)."""
     import torch
+
+    def table(buckets: int):
+        if not buckets:
+            return None
+        emb = torch.nn.Embedding(buckets, cfg.hidden, padding_idx=0)
+        torch.nn.init.normal_(emb.weight, std=0.02)
+        with torch.no_grad():
+            emb.weight[0].zero_()
+        return emb
 
     class WithBigrams(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.inner = inner
-            self.bigram = (torch.nn.Embedding(cfg.bigram_buckets, cfg.hidden, padding_idx=0)
-                           if cfg.bigram_buckets else None)
-            if self.bigram is not None:
-                torch.nn.init.normal_(self.bigram.weight, std=0.02)
-                with torch.no_grad():
-                    self.bigram.weight[0].zero_()
+            self.bigram = table(cfg.bigram_buckets)
+            self.sound = table(cfg.sound_buckets)
 
-        def forward(self, input_ids, bigram_ids, attention_mask, labels=None):
+        def forward(self, input_ids, bigram_ids, sound_ids, attention_mask, labels=None):
             emb = self.inner.bert.embeddings.word_embeddings(input_ids)
             if self.bigram is not None:
                 emb = emb + self.bigram(bigram_ids)
+            if self.sound is not None:
+                emb = emb + self.sound(sound_ids)
             return self.inner(inputs_embeds=emb, attention_mask=attention_mask, labels=labels)
 
     return WithBigrams()
@@ -461,20 +508,58 @@ def build_model(cfg: ModelConfig, vocab_size: int, num_labels: int,
     return model
 
 
+def build_bag(cfg: ModelConfig, vocab_size: int, num_labels: int):
+    """A linear classifier over the bag of units, hashed bigrams and hashed sounds.
+
+    Every feature has one weight per class; the logits are the feature weights summed over
+    the turn and divided by the square root of its length (a fastText-style model without a
+    hidden layer, close to the TF-IDF + logistic-regression baseline). Same inputs as
+    :func:`build_model`, so it joins the ensemble in one graph.
+    """
+    import torch
+    from transformers.modeling_outputs import SequenceClassifierOutput
+
+    def table(n: int):
+        emb = torch.nn.Embedding(max(1, n), num_labels, padding_idx=0)
+        torch.nn.init.zeros_(emb.weight)
+        return emb
+
+    class BagOfUnits(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.unit = table(vocab_size)
+            self.bigram = table(cfg.bigram_buckets)
+            self.sound = table(cfg.sound_buckets)
+            self.bias = torch.nn.Parameter(torch.zeros(num_labels))
+
+        def forward(self, input_ids, bigram_ids, sound_ids, attention_mask, labels=None):
+            feats = self.unit(input_ids)
+            if cfg.bigram_buckets:
+                feats = feats + self.bigram(bigram_ids)
+            if cfg.sound_buckets:
+                feats = feats + self.sound(sound_ids)
+            mask = attention_mask.unsqueeze(-1).to(feats.dtype)
+            length = mask.sum(1).clamp(min=1.0)
+            return SequenceClassifierOutput(
+                logits=(feats * mask).sum(1) / length.sqrt() + self.bias)
+
+    return BagOfUnits()
+
+
 def pretrain(cfg: ModelConfig, vocab: CharVocab, texts: Sequence[str], seed: int,
              log: Callable[[str], None], cache: Path | None = None) -> dict:
     """Masked-language-model pre-training of the shared character encoder.
 
     15 % of the units of each text are chosen; 80 % of those become ``[MASK]``, 10 % a
-    random unit, 10 % stay. The bigrams that touch a chosen unit are blanked, else they
-    would give the answer away. Uses only the train parts of every corpus.
+    random unit, 10 % stay. The bigrams that touch a chosen unit and its sound are blanked,
+    else they would give the answer away. Uses only the train parts of every corpus.
 
     Args:
         cache: Load the weights from here when it holds an encoder for the same vocabulary
             and configuration; otherwise save them there after training.
 
     Returns:
-        The encoder weights (``inner.bert.*`` and ``bigram.*``).
+        The encoder weights (``inner.bert.*``, ``bigram.*`` and ``sound.*``).
     """
     import torch
     from transformers import BertForMaskedLM
@@ -500,7 +585,7 @@ def pretrain(cfg: ModelConfig, vocab: CharVocab, texts: Sequence[str], seed: int
         model.train()
         t0, total, n = time.perf_counter(), 0.0, 0
         for idx in _batches([len(f[0]) for f in encoded], cfg.batch, rng):
-            ids, bigrams, att = _tensor([encoded[i] for i in idx], torch)
+            ids, bigrams, sounds, att = _tensor([encoded[i] for i in idx], torch)
             chosen = (torch.rand(ids.shape) < 0.15) & (ids >= n_special)
             if not chosen.any():
                 continue
@@ -512,7 +597,8 @@ def pretrain(cfg: ModelConfig, vocab: CharVocab, texts: Sequence[str], seed: int
             leak = chosen.clone()
             leak[:, :-1] |= chosen[:, 1:]  # bigram i covers units i and i+1
             bigrams = bigrams.masked_fill(leak, 0)
-            loss = model(inputs, bigrams, att, labels=labels).loss
+            sounds = sounds.masked_fill(chosen, 0)
+            loss = model(inputs, bigrams, sounds, att, labels=labels).loss
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -524,7 +610,7 @@ def pretrain(cfg: ModelConfig, vocab: CharVocab, texts: Sequence[str], seed: int
         log(f"pre-training epoch {epoch + 1}/{cfg.epochs}  loss {total / max(1, n):.3f}  "
             f"({time.perf_counter() - t0:.0f} s)")
     encoder = {k: v.detach().clone() for k, v in model.state_dict().items()
-               if k.startswith(("inner.bert.", "bigram."))}
+               if k.startswith(("inner.bert.", "bigram.", "sound."))}
     if cache is not None:
         torch.save({"key": key, "encoder": encoder}, cache)
     return encoder
@@ -538,7 +624,8 @@ def _schedule(opt, cfg: ModelConfig, steps: int, torch):
 
 
 class _Encoder:
-    """Normalise + clip + ids + bigram ids, with a cache (exactly what the runtime feeds)."""
+    """Normalise + clip + ids + bigram and sound ids, with a cache (exactly what the runtime
+    feeds)."""
 
     def __init__(self, vocab: CharVocab, cfg: ModelConfig, cache_limit: int = 200_000) -> None:
         from tierline.nlu.pipeline import normalize
@@ -551,9 +638,10 @@ class _Encoder:
         feats = self.cache.get(text)
         if feats is None:
             seq = clip_units(self.normalize(text), self.cfg.max_len)
-            buckets = self.cfg.bigram_buckets
+            buckets, sounds = self.cfg.bigram_buckets, self.cfg.sound_buckets
             ids = self.vocab.ids(seq)
-            feats = (ids, bigram_ids(seq, buckets) if buckets else [0] * len(ids))
+            feats = (ids, bigram_ids(seq, buckets) if buckets else [0] * len(ids),
+                     sound_ids(seq, sounds) if sounds else [0] * len(ids))
             if len(self.cache) < self.cache_limit:
                 self.cache[text] = feats
         return feats
@@ -573,16 +661,18 @@ def _batches(lengths: list[int], size: int, rng: random.Random) -> list[list[int
 
 
 def _tensor(rows: list[Features], torch):
-    """Padded ``(ids, bigram ids, attention mask)``."""
+    """Padded ``(ids, bigram ids, sound ids, attention mask)``."""
     width = max(len(r[0]) for r in rows)
     ids = torch.zeros((len(rows), width), dtype=torch.long)
     bigrams = torch.zeros((len(rows), width), dtype=torch.long)
+    sounds = torch.zeros((len(rows), width), dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, (a, b) in enumerate(rows):
+    for i, (a, b, c) in enumerate(rows):
         ids[i, :len(a)] = torch.tensor(a, dtype=torch.long)
         bigrams[i, :len(b)] = torch.tensor(b, dtype=torch.long)
+        sounds[i, :len(c)] = torch.tensor(c, dtype=torch.long)
         mask[i, :len(a)] = 1
-    return ids, bigrams, mask
+    return ids, bigrams, sounds, mask
 
 
 def _predict(model, encode: _Encoder, texts: Sequence[str], labels: Sequence[str],
@@ -602,8 +692,12 @@ def _predict(model, encode: _Encoder, texts: Sequence[str], labels: Sequence[str
 def fit(cfg: ModelConfig, vocab: CharVocab, labels: Sequence[str],
         epoch_data: Callable[[int], list[tuple[str, int]]], dev: dict[str, list[Example]],
         select: Callable[[dict[str, list[str]]], float], seed: int,
-        log: Callable[[str], None], fallback: str, scorer=None, encoder: dict | None = None):
+        log: Callable[[str], None], fallback: str, scorer=None, encoder: dict | None = None,
+        model=None):
     """Train for ``cfg.epochs`` epochs; return the best model (by ``select`` on dev).
+
+    Args:
+        model: The untrained model (default: :func:`build_model` from ``encoder``).
 
     Returns:
         ``(model, best)`` where ``best`` holds the chosen epoch and its dev scores.
@@ -614,7 +708,8 @@ def fit(cfg: ModelConfig, vocab: CharVocab, labels: Sequence[str],
     rng = random.Random(seed)
     scorer = scorer or _intent_dev_scores
     encode = _Encoder(vocab, cfg)
-    model = build_model(cfg, len(vocab), len(labels), encoder)
+    if model is None:
+        model = build_model(cfg, len(vocab), len(labels), encoder)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     first = epoch_data(0)
     steps = cfg.epochs * ((len(first) + cfg.batch - 1) // cfg.batch)
@@ -628,14 +723,14 @@ def fit(cfg: ModelConfig, vocab: CharVocab, labels: Sequence[str],
         model.train()
         t0, total = time.perf_counter(), 0.0
         for idx in _batches([len(f[0]) for f, _ in encoded], cfg.batch, rng):
-            ids, bigrams, mask = _tensor([encoded[i][0] for i in idx], torch)
+            ids, bigrams, sounds, mask = _tensor([encoded[i][0] for i in idx], torch)
             if cfg.unk_rate:  # unseen characters: the unit and its bigrams are unknown
                 drop = (torch.rand(ids.shape) < cfg.unk_rate) & (mask > 0)
                 drop[:, 0] = False
                 ids = ids.masked_fill(drop, unk_id)
                 bigrams = bigrams.masked_fill(drop | (torch.rand(ids.shape) < cfg.unk_rate), 0)
             y = torch.tensor([encoded[i][1] for i in idx], dtype=torch.long)
-            loss = loss_fn(model(ids, bigrams, mask).logits, y)
+            loss = loss_fn(model(ids, bigrams, sounds, mask).logits, y)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -677,29 +772,33 @@ def export(model, vocab: CharVocab, labels: Sequence[str], cfg: ModelConfig, kin
             super().__init__()
             self.inner = inner
 
-        def forward(self, input_ids, bigram_ids, attention_mask):
-            return self.inner(input_ids, bigram_ids, attention_mask).logits
+        def forward(self, input_ids, bigram_ids, sound_ids, attention_mask):
+            return self.inner(input_ids, bigram_ids, sound_ids, attention_mask).logits
 
     model.eval()
-    ids, bigrams, mask = _tensor([_Encoder(vocab, cfg)("您好我想问一下价格")], torch)
-    names = ["input_ids", "bigram_ids", "attention_mask"]
+    ids, bigrams, sounds, mask = _tensor([_Encoder(vocab, cfg)("您好我想问一下价格")], torch)
+    names = ["input_ids", "bigram_ids", "sound_ids", "attention_mask"]
     axes = {n: {0: "batch", 1: "seq"} for n in names}
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fp32 = Path(tmp) / "model.onnx"
         int8 = Path(tmp) / "model.int8.onnx"
-        torch.onnx.export(Logits(model), (ids, bigrams, mask), str(fp32), input_names=names,
+        torch.onnx.export(Logits(model), (ids, bigrams, sounds, mask), str(fp32),
+                          input_names=names,
                           output_names=["logits"], dynamic_axes={**axes, "logits": {0: "batch"}},
                           opset_version=17, dynamo=False)
         quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
         proto = onnx.load(str(int8))
-        if not cfg.bigram_buckets:  # the graph keeps an unused input: drop it
-            keep = [i for i in proto.graph.input if i.name != "bigram_ids"]
+        unused = {n for n, b in (("bigram_ids", cfg.bigram_buckets),
+                                 ("sound_ids", cfg.sound_buckets)) if not b}
+        if unused:  # the graph keeps unused inputs: drop them
+            keep = [i for i in proto.graph.input if i.name not in unused]
             del proto.graph.input[:]
             proto.graph.input.extend(keep)
         meta = {"format": FORMAT, "kind": kind, "labels": json.dumps(list(labels)),
                 "vocab": json.dumps(list(vocab.tokens), ensure_ascii=False),
                 "max_len": str(cfg.max_len), "bigram_buckets": str(cfg.bigram_buckets),
+                "sound_buckets": str(cfg.sound_buckets),
                 "info": json.dumps(info, ensure_ascii=False)}
         del proto.metadata_props[:]
         for k, v in meta.items():

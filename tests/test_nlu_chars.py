@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tierline.nlu.augment import Augmenter, homophone_table
 from tierline.nlu.chars import CLS, SPECIALS, UNK, CharVocab, units
 
@@ -80,3 +82,29 @@ def test_bigrams_align_with_ids_and_are_stable() -> None:
     # the same pair hashes the same anywhere (价格 in two sentences)
     other = clip_units("价格太高", 16)
     assert bigram_ids(other, 1024)[1] == b[3]
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("买", "卖"),  # tone differs
+    ("人", "任"),
+    ("是", "四"),  # sh → s
+    ("张", "脏"),  # zh → z, -ang → -an
+    ("龙", "农"),  # l → n
+    ("星", "心"),  # -ing → -in
+])
+def test_homophones_and_southern_mergers_share_a_sound(a: str, b: str) -> None:
+    from tierline.nlu.chars import sound
+
+    assert sound(a) and sound(a) == sound(b)
+
+
+def test_sounds_align_with_ids_and_skip_what_is_not_chinese() -> None:
+    from tierline.nlu.chars import sound, sound_ids, units
+
+    assert sound("价") != sound("格") and sound("錢") == sound("钱")
+    seq = units("买OK两百个😀")
+    s = sound_ids(seq, 2048)
+    assert len(s) == len(seq) + 1 and s[0] == 0
+    assert [x > 0 for x in s[1:]] == [len(sound(u)) > 0 for u in seq]
+    assert s[1] == sound_ids(units("卖"), 2048)[1]  # 买/卖 share the embedding
+    assert all(0 <= x < 2048 for x in s)
