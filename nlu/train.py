@@ -40,8 +40,7 @@ from tierline.nlu.chars import MASK, SPECIALS, UNK, CharVocab, bigram_ids, clip_
 from tierline.nlu.data import (
     SENTIMENT_LABELS,
     Example,
-    asr_copies,
-    heard_enough,
+    load_heard_intents,
     load_intents,
     load_noisy_intents,
     load_ood_other,
@@ -201,12 +200,7 @@ IntentPool = tuple[list[Example], list[Example]]
 def intent_training_pool(smoke: bool = False) -> IntentPool:
     """(clean train rows, usable noisy-ASR copies of them)."""
     train = load_intents("train")
-    copies = asr_copies()
-    noisy = []
-    for e in train:
-        heard = copies.get(e.text, "")
-        if heard_enough(heard, e.text):  # the rest is label noise in training
-            noisy.append(Example(heard, e.label, "train", "asr"))
+    noisy = load_heard_intents("train")  # the rest is label noise in training
     if smoke:
         train, noisy = train[::10], noisy[::10]
     return train, noisy
