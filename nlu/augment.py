@@ -21,7 +21,8 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
+
+from tierline.nlu.chars import toneless
 
 __all__ = ["Augmenter", "homophone_table"]
 
@@ -56,13 +57,6 @@ _SYN_INDEX = {w: g for g in SYNONYMS for w in g}
 _SYN_RE = re.compile("|".join(sorted(map(re.escape, _SYN_INDEX), key=len, reverse=True)))
 
 
-@lru_cache(maxsize=1)
-def _pinyin():
-    from pypinyin import Style, lazy_pinyin
-
-    return lambda ch: lazy_pinyin(ch, style=Style.NORMAL)[0]
-
-
 def homophone_table(chars: Iterable[str]) -> dict[str, tuple[str, ...]]:
     """For each CJK character, the other characters of ``chars`` with the same toneless pinyin.
 
@@ -72,11 +66,11 @@ def homophone_table(chars: Iterable[str]) -> dict[str, tuple[str, ...]]:
     Returns:
         Mapping character → homophones (empty tuples omitted).
     """
-    pinyin = _pinyin()
     groups: dict[str, list[str]] = {}
     cjk = [c for c in dict.fromkeys(chars) if len(c) == 1 and "\u4e00" <= c <= "\u9fff"]
     for c in cjk:
-        groups.setdefault(pinyin(c), []).append(c)
+        if toneless(c):
+            groups.setdefault(toneless(c), []).append(c)
     table: dict[str, tuple[str, ...]] = {}
     for members in groups.values():
         for c in members:

@@ -154,6 +154,18 @@ _FOLDED_FINALS = (("ang", "an"), ("eng", "en"), ("ing", "in"))
 
 
 @lru_cache(maxsize=8192)
+def toneless(unit: str) -> str:
+    """pypinyin's most common toneless reading of one Chinese character; ``""`` for anything
+    else (also the reader of the homophone augmentation)."""
+    if len(unit) != 1 or not ("\u3400" <= unit <= "\u9fff"):
+        return ""
+    from pypinyin import Style, lazy_pinyin
+
+    syl = lazy_pinyin(unit, style=Style.NORMAL, v_to_u=False, errors="ignore")
+    return syl[0] if syl and syl[0].isascii() and syl[0].isalpha() else ""
+
+
+@lru_cache(maxsize=8192)
 def sound(unit: str) -> str:
     """The folded sound of one unit: toneless pinyin with the common southern mergers
     (zh/ch/sh → z/c/s, l → n, -ang/-eng/-ing → -an/-en/-in); ``""`` for anything that is not
@@ -162,14 +174,9 @@ def sound(unit: str) -> str:
     The character's most common reading is used (no context): the point is that two
     characters that sound alike map alike, which holds for ASR output with or without context.
     """
-    if len(unit) != 1 or not ("\u3400" <= unit <= "\u9fff"):
+    s = toneless(unit)
+    if not s:
         return ""
-    from pypinyin import Style, lazy_pinyin
-
-    syl = lazy_pinyin(unit, style=Style.NORMAL, v_to_u=False, errors="ignore")
-    if not syl or not syl[0].isascii() or not syl[0].isalpha():
-        return ""
-    s = syl[0]
     for full, folded in _FOLDED_INITIALS:
         if s.startswith(full):
             s = folded + s[len(full):]
