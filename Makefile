@@ -43,7 +43,7 @@ $(STAMPS)/venv: pyproject.toml
 # torch is pinned to 2.13.0, the CPU wheel; a bare `torch` would pull a multi-GB CUDA build.
 train-deps: $(STAMPS)/train
 $(STAMPS)/train: $(STAMPS)/venv
-	$(BIN)/pip install -q -e ".[dev,models,train]"
+	$(BIN)/pip install -q -e ".[dev,models,train,corpus]"
 	@mkdir -p $(STAMPS) && touch $@
 
 model: venv

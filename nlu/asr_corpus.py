@@ -1,19 +1,27 @@
-"""Regenerate the ASR copies of the intent corpus (``nlu/data/intents_asr.tsv``).
+"""Regenerate the ASR copies of the intent corpus (``nlu/data/intents_asr*.tsv``).
 
-Every selected utterance of ``intents.tsv`` is spoken by espeak-ng's ``cmn-latn-pinyin``
-voice (fed numbered pinyin from pypinyin, as ``samples/make_samples.py`` does) at a speaking
-rate drawn per utterance, mixed with faint line noise, sent through an 8 kHz μ-law phone line
-(:func:`tierline.audio.io.telephone_round_trip`) and transcribed by our Whisper with the same
-settings as the replay pipeline. The transcripts are committed, so training reproduces from
-the repository without re-rendering; this module is only needed to regenerate or extend them.
+Every selected utterance of ``intents.tsv`` is spoken by a TTS engine, mixed with faint line
+noise, sent through an 8 kHz μ-law phone line (:func:`tierline.audio.io.telephone_round_trip`)
+and transcribed by our Whisper with the same settings as the replay pipeline. Two engines
+make two copies (:data:`tierline.nlu.data.ASR_COPIES`):
 
-Whisper costs about 1 s per utterance on two threads; runs are incremental (rows already in
-the output file are kept and skipped) and bounded by ``--limit``, so a long run can be split.
+- ``espeak`` → ``intents_asr.tsv``: espeak-ng's ``cmn-latn-pinyin`` voice (fed numbered
+  pinyin from pypinyin, as ``samples/make_samples.py`` does) at a speaking rate drawn per
+  utterance. Robotic; Whisper loses most of it.
+- ``kokoro`` → ``intents_asr_kokoro.tsv``: the neural Kokoro-82M model
+  (:mod:`tierline.nlu.neural_tts`, the ``corpus`` extra), one of five voices and a speed
+  drawn per utterance. Whisper's errors on it look like its errors on real callers.
+
+The transcripts are committed, so training reproduces from the repository without
+re-rendering; this module is only needed to regenerate or extend them. Each utterance costs
+about 1 s of Whisper (plus about 1 s of Kokoro) on two threads; runs are incremental (rows
+already in the output file are kept and skipped) and bounded by ``--limit``, so a long run can
+be split.
 
 Usage::
 
-    nice -n 10 python -m tierline.nlu.asr_corpus [--splits train,dev,test]
-        [--train-percent 100] [--limit N] [--threads 2] [--out nlu/data/intents_asr.tsv]
+    nice -n 10 python -m tierline.nlu.asr_corpus [--tts espeak|kokoro]
+        [--splits train,dev,test] [--train-percent 100] [--limit N] [--threads 2] [--out F]
 """
 
 from __future__ import annotations
@@ -25,15 +33,28 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tierline.nlu.data import DATA_DIR, SPLITS, asr_copies, load_intents, stable_bucket
+from tierline.nlu.data import (
+    ASR_COPIES,
+    DATA_DIR,
+    SPLITS,
+    asr_copies,
+    load_intents,
+    stable_bucket,
+)
 from tierline.nlu.errors import NluError
+
+if TYPE_CHECKING:
+    from tierline.nlu.neural_tts import KokoroMandarin
 
 VOICE = "cmn-latn-pinyin"
 RATE_WPM = (125, 175)
 """Speaking rate range (words per minute); each utterance gets a fixed rate from its hash."""
+KOKORO_SPEED = (0.85, 1.15)
+"""Kokoro speed range; each utterance gets a fixed speed and voice from its hash."""
 NOISE_DB = -55.0
 
 
@@ -70,6 +91,33 @@ def speak(text: str, workdir: Path, wpm: int) -> np.ndarray:
     return resample(audio, rate, PIPELINE_RATE)
 
 
+class Renderer:
+    """Speaks corpus text at 16 kHz with one engine; the voice settings follow the text hash.
+
+    Args:
+        tts: A key of :data:`tierline.nlu.data.ASR_COPIES`.
+        kokoro: The loaded neural model, required when ``tts`` is ``kokoro``.
+    """
+
+    def __init__(self, tts: str, kokoro: KokoroMandarin | None = None) -> None:
+        if tts == "kokoro" and kokoro is None:
+            raise NluError("the kokoro renderer needs a loaded KokoroMandarin")
+        self.tts = tts
+        self._kokoro = kokoro if tts == "kokoro" else None
+
+    def __call__(self, text: str, workdir: Path, h: int) -> np.ndarray:
+        if self._kokoro is None:
+            return speak(text, workdir, RATE_WPM[0] + h % (RATE_WPM[1] - RATE_WPM[0] + 1))
+        from tierline.audio.io import resample
+        from tierline.audio.records import PIPELINE_RATE
+        from tierline.nlu.neural_tts import KOKORO_RATE, VOICES
+
+        lo, hi = KOKORO_SPEED
+        speed = lo + (hi - lo) * ((h >> 8) % 1000) / 999
+        audio = self._kokoro.speak(text, VOICES[h % len(VOICES)], speed)
+        return resample(audio, KOKORO_RATE, PIPELINE_RATE)
+
+
 def phone_line(audio16k: np.ndarray, seed: int) -> np.ndarray:
     """Faint line noise, then the 8 kHz μ-law round trip."""
     from tierline.audio.io import telephone_round_trip
@@ -102,12 +150,13 @@ def _clean(text: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tts", choices=sorted(ASR_COPIES), default="espeak")
     parser.add_argument("--splits", default="train,dev,test")
     parser.add_argument("--train-percent", type=int, default=100,
                         help="share of the train split to render (fixed by text hash)")
     parser.add_argument("--limit", type=int, default=0, help="stop after N new utterances")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", default=str(DATA_DIR / "intents_asr.tsv"))
+    parser.add_argument("--out", help="output file (default: nlu/data/ + the engine's copy)")
     args = parser.parse_args(argv)
     try:
         splits = tuple(s for s in args.splits.split(",") if s)
@@ -123,7 +172,7 @@ def _run(args: argparse.Namespace, splits: tuple[str, ...]) -> int:
     from tierline.dialects.asr import AsrConfig, WhisperASR
     from tierline.dialects.models import ModelError, resolve_asr_model
 
-    out = Path(args.out)
+    out = Path(args.out or DATA_DIR / ASR_COPIES[args.tts])
     done = asr_copies(out)
     todo = [t for t in select(splits, args.train_percent) if t not in done]
     if args.limit > 0:
@@ -135,6 +184,12 @@ def _run(args: argparse.Namespace, splits: tuple[str, ...]) -> int:
         asr = WhisperASR(resolve_asr_model(None), AsrConfig(cpu_threads=args.threads))
     except ModelError as exc:
         raise NluError(str(exc)) from None
+    if args.tts == "kokoro":
+        from tierline.nlu.neural_tts import KokoroMandarin
+
+        render = Renderer("kokoro", KokoroMandarin(args.threads))
+    else:
+        render = Renderer(args.tts)
     new_file = not out.is_file()
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp, out.open("a", encoding="utf-8") as fh:
@@ -142,8 +197,8 @@ def _run(args: argparse.Namespace, splits: tuple[str, ...]) -> int:
             fh.write("text\tasr\n")
         for k, text in enumerate(todo, 1):
             h = stable_bucket("wpm|" + text, 1 << 30)
-            wpm = RATE_WPM[0] + h % (RATE_WPM[1] - RATE_WPM[0] + 1)
-            heard = asr.transcribe(phone_line(speak(text, Path(tmp), wpm), h)).text
+            audio = render(text, Path(tmp), h)
+            heard = asr.transcribe(phone_line(audio, h)).text if audio.size else ""
             fh.write(f"{_clean(text)}\t{_clean(heard)}\n")
             fh.flush()
             if k % 25 == 0 or k == len(todo):

@@ -2,7 +2,8 @@
 
 One run scores every system on the same texts: the trained model, the keyword rules and a
 TF-IDF baseline (character 1-3-grams + logistic regression, fitted in the run on the same
-training data the model saw), on the clean test split and on its noisy-ASR copy. Texts go
+training data the model saw), on the clean test split and on its noisy-ASR copies (espeak-ng
+and Kokoro speech, :data:`tierline.nlu.data.ASR_COPIES`). Texts go
 through :func:`tierline.nlu.pipeline.normalize` first, as in the pipeline.
 """
 
@@ -13,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from tierline.nlu.data import (
+    ASR_COPIES,
     Example,
     load_challenge,
     load_heard_intents,
@@ -120,10 +122,12 @@ class TfidfIntentClassifier(IntentClassifier):
 def tfidf_training_set(ood: Sequence[Example] = (), ood_limit: int = 600) -> list[Example]:
     """What the TF-IDF baseline learns from: the model's training data without augmentation.
 
-    Clean train split, its noisy-ASR copies, and up to ``ood_limit`` out-of-domain ``other``
-    rows of the public corpora's train part (a fixed, evenly spaced selection).
+    Clean train split, its noisy-ASR copies (every engine), and up to ``ood_limit``
+    out-of-domain ``other`` rows of the public corpora's train part (a fixed, evenly spaced
+    selection).
     """
-    train = load_intents("train") + [e for e in load_noisy_intents("train") if e.text]
+    train = load_intents("train") + [e for copy in ASR_COPIES
+                                     for e in load_noisy_intents("train", copy) if e.text]
     pool = [e for e in ood if e.split == "train"]
     step = max(1, len(pool) // ood_limit) if pool else 1
     return train + pool[::step][:ood_limit]
@@ -141,7 +145,8 @@ def evaluate_intents(model: IntentClassifier | None, split: str = "test",
 
     The noisy-ASR set is scored whole (``asr``) and on the transcripts that kept at least a
     third of what was said (``asr_heard``, :func:`tierline.nlu.data.heard_enough`): the rest
-    are empty or hallucinated and bound what any reader can reach.
+    are empty or hallucinated and bound what any reader can reach. ``asr_kokoro`` is the copy
+    spoken by the neural Kokoro voice, when the split has one.
 
     Args:
         model: The trained classifier (None: baselines only).
@@ -161,6 +166,9 @@ def evaluate_intents(model: IntentClassifier | None, split: str = "test",
     ood = load_ood_other(data_dir) if data_dir is not None else []
     sets: dict[str, list[Example]] = {"clean": clean, "asr": noisy,
                                       "asr_heard": load_heard_intents(split)}
+    kokoro = load_noisy_intents(split, "kokoro")
+    if kokoro:
+        sets["asr_kokoro"] = kokoro
     if split == "test":
         sets["challenge"] = load_challenge()
     if ood:

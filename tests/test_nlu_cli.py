@@ -63,6 +63,7 @@ def test_nlu_eval_reports_model_and_baselines() -> None:
             assert systems[name][s]["n"] == report["intents"]["sizes"][s]
     sizes = report["intents"]["sizes"]
     assert 0 < sizes["asr_heard"] < sizes["asr"] == sizes["clean"]  # a subset of the copies
+    assert sizes["asr_kokoro"] == sizes["clean"]  # dev is spoken whole by both engines
     conf = systems["model"]["clean"]["confusion"]
     assert sum(sum(row.values()) for row in conf.values()) == report["intents"]["sizes"]["clean"]
     assert "model" in report["sentiment"]["systems"]

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from tierline.nlu.data import (
+    ASR_COPIES,
+    DATA_DIR,
     SENTIMENT_LABELS,
     SPLITS,
     asr_copies,
@@ -67,6 +69,23 @@ def test_noisy_copies_follow_the_clean_rows() -> None:
     changed = sum(e.text != c for c, e in zip(
         [x.text for x in load_intents("test")], noisy_test, strict=True))
     assert changed / len(noisy_test) > 0.5
+
+
+def test_kokoro_copy_covers_dev_and_test_and_is_closer_to_what_was_said() -> None:
+    corpus = {e.text for e in load_intents()}
+    copies = asr_copies(DATA_DIR / ASR_COPIES["kokoro"])
+    assert set(copies) <= corpus
+    for split in ("dev", "test"):
+        assert len(load_noisy_intents(split, "kokoro")) == len(load_intents(split))
+    # the neural voice keeps more of the utterance than espeak-ng for most rows
+    from tierline.nlu.data import load_heard_intents
+
+    assert len(load_heard_intents("test", "kokoro")) > len(load_heard_intents("test"))
+
+
+def test_unknown_asr_copy_is_an_nlu_error() -> None:
+    with pytest.raises(NluError, match="unknown ASR copy"):
+        load_noisy_intents("test", "festival")
 
 
 def test_sentiment_rows() -> None:

@@ -3,7 +3,8 @@
 Prints macro-F1 of the trained intent model, the keyword rules and a TF-IDF baseline (fitted
 in the same run) on the clean test split and on its noisy-ASR copy, then per-intent F1, the
 model's confusion matrices and the sentiment scores. ``asr_heard`` is the part of the noisy
-copy where Whisper kept at least a third of what was said. ``--json`` prints the whole report as
+copy where Whisper kept at least a third of what was said; ``asr_kokoro`` the copy spoken by a
+neural voice instead of espeak-ng. ``--json`` prints the whole report as
 one JSON object.
 """
 
@@ -72,7 +73,8 @@ def print_report(report: dict) -> None:
 
     rep = report["intents"]
     systems = rep["systems"]
-    sets = [s for s in ("clean", "asr", "asr_heard", "challenge") if s in rep["sizes"]]
+    sets = [s for s in ("clean", "asr", "asr_heard", "asr_kokoro", "challenge")
+            if s in rep["sizes"]]
     print(f"== intents, {rep['split']} split: "
           + ", ".join(f"{k} {v} utterances" for k, v in rep["sizes"].items()))
     print(f"{'system':<10}" + "".join(f"{s + ' macro-F1':>20}{s + ' acc':>15}" for s in sets)

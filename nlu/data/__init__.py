@@ -10,6 +10,10 @@ Committed files (written for this product, see docs/nlu.md):
   ``intents.tsv`` was spoken by espeak-ng and sent through an 8 kHz μ-law phone line
   (regenerate with ``python -m tierline.nlu.asr_corpus``). Label and split come from the clean
   row, so a noisy copy never crosses the split.
+- ``intents_asr_kokoro.tsv`` (``text``, ``asr``): the same, spoken by the neural Kokoro-82M
+  model instead (``python -m tierline.nlu.asr_corpus --tts kokoro``): Whisper's errors on it
+  are homophones and dropped syllables, as on real callers, where espeak-ng's robotic voice
+  loses most of the utterance.
 - ``sentiment.tsv`` (``label``, ``split``, ``text``): caller utterances labelled
   ``neg``/``neu``/``pos``.
 - ``challenge.tsv`` (``intent``, ``text``): 150 utterances written after the model design was
@@ -34,7 +38,7 @@ from tierline.nlu.errors import NluError
 from tierline.nlu.vocab import INTENTS
 
 __all__ = [
-    "DATA_DIR", "SPLITS", "SENTIMENT_LABELS", "Example", "asr_copies", "heard_enough",
+    "ASR_COPIES", "DATA_DIR", "SPLITS", "SENTIMENT_LABELS", "Example", "asr_copies", "heard_enough",
     "load_challenge", "load_heard_intents", "load_intents", "load_noisy_intents",
     "load_ood_other", "load_reviews", "load_sentiment",
     "shared_data_dir", "stable_bucket",
@@ -128,23 +132,29 @@ def load_challenge() -> list[Example]:
     return out
 
 
+ASR_COPIES = {"espeak": "intents_asr.tsv", "kokoro": "intents_asr_kokoro.tsv"}
+"""ASR copy name (the TTS engine that spoke the corpus) → its transcript file in ``DATA_DIR``."""
+
+
 def asr_copies(path: Path | None = None) -> dict[str, str]:
     """Map clean corpus text → its Whisper transcript (empty when Whisper heard nothing)."""
-    path = path or DATA_DIR / "intents_asr.tsv"
+    path = path or DATA_DIR / ASR_COPIES["espeak"]
     if not path.is_file():
         return {}
     return {r["text"]: r.get("asr") or "" for r in _read_tsv(path) if r.get("text")}
 
 
-def load_noisy_intents(split: str | None = None) -> list[Example]:
+def load_noisy_intents(split: str | None = None, copy: str = "espeak") -> list[Example]:
     """ASR copies of the corpus utterances that have one, with the clean row's label and split.
 
     Transcripts where Whisper heard nothing are kept (as empty text): an empty turn is
     what the pipeline sees, and it must come out as ``other`` or be skipped by the caller.
+
+    Args:
+        split: ``train``, ``dev``, ``test`` or None for all.
+        copy: A key of :data:`ASR_COPIES`.
     """
-    copies = asr_copies()
-    return [Example(copies[e.text], e.label, e.split, "asr")
-            for e in load_intents(split) if e.text in copies]
+    return _noisy(split, copy, heard_only=False)
 
 
 def heard_enough(heard: str, clean: str) -> bool:
@@ -157,11 +167,18 @@ def heard_enough(heard: str, clean: str) -> bool:
     return shared >= max(2, len(set(clean)) / 3)
 
 
-def load_heard_intents(split: str | None = None) -> list[Example]:
+def load_heard_intents(split: str | None = None, copy: str = "espeak") -> list[Example]:
     """The ASR copies that pass :func:`heard_enough` (a subset of :func:`load_noisy_intents`)."""
-    copies = asr_copies()
+    return _noisy(split, copy, heard_only=True)
+
+
+def _noisy(split: str | None, copy: str, heard_only: bool) -> list[Example]:
+    if copy not in ASR_COPIES:
+        raise NluError(f"unknown ASR copy {copy!r}; choose from {', '.join(ASR_COPIES)}")
+    copies = asr_copies(DATA_DIR / ASR_COPIES[copy])
     return [Example(copies[e.text], e.label, e.split, "asr")
-            for e in load_intents(split) if heard_enough(copies.get(e.text, ""), e.text)]
+            for e in load_intents(split) if e.text in copies
+            and (not heard_only or heard_enough(copies[e.text], e.text))]
 
 
 def load_sentiment(split: str | None = None) -> list[Example]:
