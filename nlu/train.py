@@ -38,6 +38,7 @@ from pathlib import Path
 from tierline.nlu.augment import Augmenter, homophone_table
 from tierline.nlu.chars import MASK, SPECIALS, UNK, CharVocab, bigram_ids, clip_units, sound_ids
 from tierline.nlu.data import (
+    ASR_COPIES,
     SENTIMENT_LABELS,
     Example,
     load_heard_intents,
@@ -198,9 +199,10 @@ IntentPool = tuple[list[Example], list[Example]]
 
 
 def intent_training_pool(smoke: bool = False) -> IntentPool:
-    """(clean train rows, usable noisy-ASR copies of them)."""
+    """(clean train rows, usable noisy-ASR copies of them from every TTS engine)."""
     train = load_intents("train")
-    noisy = load_heard_intents("train")  # the rest is label noise in training
+    # the copies that fail heard_enough are label noise in training
+    noisy = [e for copy in ASR_COPIES for e in load_heard_intents("train", copy)]
     if smoke:
         train, noisy = train[::10], noisy[::10]
     return train, noisy
@@ -278,10 +280,9 @@ def train_intent(cfg: ModelConfig, vocab: CharVocab, encoder: dict | None, pool:
         return rows
 
     dev_clean = load_intents("dev")
-    dev_noisy = load_noisy_intents("dev")
-    if smoke:
-        dev_clean, dev_noisy = dev_clean[::5], dev_noisy[::5]
-    dev = {"clean": dev_clean, "asr": dev_noisy}
+    dev = {"clean": dev_clean, "asr": load_noisy_intents("dev"),
+           "asr_kokoro": load_noisy_intents("dev", "kokoro")}
+    dev = {k: v[::5] if smoke else v for k, v in dev.items() if v}
 
     def select(preds: dict[str, list[str]]) -> float:
         return sum(score([e.label for e in dev[k]], preds[k]).macro_f1 for k in dev) / len(dev)
@@ -311,7 +312,7 @@ def train_intent(cfg: ModelConfig, vocab: CharVocab, encoder: dict | None, pool:
             "train_rows": len(train), "noisy_rows": len(noisy), "ood_rows": len(ood_train),
             "dev": {k: round(v, 4) for k, v in scores.items()}}
     export(model, vocab, INTENTS, cfg, "intent", info, path, log)
-    return path, f"dev macro-F1 clean/asr {scores['clean']:.3f}/{scores['asr']:.3f}"
+    return path, "dev macro-F1 " + "  ".join(f"{k} {v:.3f}" for k, v in scores.items())
 
 
 def _bag_weight(members, vocab: CharVocab, cfg: ModelConfig,
@@ -320,20 +321,18 @@ def _bag_weight(members, vocab: CharVocab, cfg: ModelConfig,
     import torch
 
     encode = _Encoder(vocab, cfg)
-    probs, readable = {}, {}
+    probs, rows = {}, {}
     with torch.no_grad():
         for k, examples in dev.items():
-            rows = [encode(e.text) for e in examples]
-            batch = _tensor(rows, torch)
+            rows[k] = [encode(e.text) for e in examples]
+            batch = _tensor(rows[k], torch)
             probs[k] = [m.eval()(*batch).logits.softmax(-1) for m in members]
-            readable[k] = [len(r[0]) > 1 for r in rows]
     by_weight = {}
     for w in BAG_WEIGHTS:
         total = 0.0
         for k, examples in dev.items():
             p = (1 - w) / 2 * (probs[k][0] + probs[k][1]) + w * probs[k][2]
-            pred = [INTENTS[i] if ok else "other"
-                    for i, ok in zip(p.argmax(-1).tolist(), readable[k], strict=True)]
+            pred = _decide(rows[k], p.argmax(-1).tolist(), INTENTS, "other")
             total += score([e.label for e in examples], pred).macro_f1
         by_weight[w] = total / len(dev)
     best = max(BAG_WEIGHTS, key=lambda w: (round(by_weight[w], 6), -w))
@@ -677,10 +676,15 @@ def _predict(model, encode: _Encoder, texts: Sequence[str], labels: Sequence[str
         for s in range(0, len(texts), batch):
             rows = [encode(t) for t in texts[s:s + batch]]
             logits = model(*_tensor(rows, torch)).logits
-            for row, k in zip(rows, logits.argmax(-1).tolist(), strict=True):
-                # no readable unit: the runtime answers the fallback class
-                out.append(labels[k] if len(row[0]) > 1 else fallback)
+            out += _decide(rows, logits.argmax(-1).tolist(), labels, fallback)
     return out
+
+
+def _decide(rows: Sequence[Features], best: Sequence[int], labels: Sequence[str],
+            fallback: str) -> list[str]:
+    """The label of each row's best class; a row with no readable unit gets ``fallback``,
+    as the runtime answers it."""
+    return [labels[k] if len(row[0]) > 1 else fallback for row, k in zip(rows, best, strict=True)]
 
 
 def fit(cfg: ModelConfig, vocab: CharVocab, labels: Sequence[str],

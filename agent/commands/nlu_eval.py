@@ -87,10 +87,11 @@ def print_report(report: dict) -> None:
         print(line)
     print("\n-- per-intent F1 (%)")
     cols = [(n, s) for s in sets for n in systems]
-    print(f"{'intent':<18}" + "".join(f"{n[:7] + '/' + s:>18}" for n, s in cols))
+    width = 2 + max(len(f"{n[:7]}/{s}") for n, s in cols)
+    print(f"{'intent':<18}" + "".join(f"{n[:7] + '/' + s:>{width}}" for n, s in cols))
     for intent in INTENTS:
         print(f"{intent:<18}" + "".join(
-            f"{_pct(systems[n][s]['f1'].get(intent, 0.0)):>18}" for n, s in cols))
+            f"{_pct(systems[n][s]['f1'].get(intent, 0.0)):>{width}}" for n, s in cols))
     if "model" in systems:
         short = [i[:6] for i in INTENTS]
         for s in sets:
