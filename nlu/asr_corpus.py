@@ -103,7 +103,6 @@ class Renderer:
     def __init__(self, tts: str, kokoro: KokoroMandarin | None = None) -> None:
         if tts == "kokoro" and kokoro is None:
             raise NluError("the kokoro renderer needs a loaded KokoroMandarin")
-        self.tts = tts
         self._kokoro = kokoro if tts == "kokoro" else None
 
     def __call__(self, text: str, workdir: Path, h: int) -> np.ndarray:

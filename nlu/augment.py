@@ -69,8 +69,8 @@ def homophone_table(chars: Iterable[str]) -> dict[str, tuple[str, ...]]:
     groups: dict[str, list[str]] = {}
     cjk = [c for c in dict.fromkeys(chars) if len(c) == 1 and "\u4e00" <= c <= "\u9fff"]
     for c in cjk:
-        if toneless(c):
-            groups.setdefault(toneless(c), []).append(c)
+        if reading := toneless(c):
+            groups.setdefault(reading, []).append(c)
     table: dict[str, tuple[str, ...]] = {}
     for members in groups.values():
         for c in members:

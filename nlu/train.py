@@ -279,8 +279,7 @@ def train_intent(cfg: ModelConfig, vocab: CharVocab, encoder: dict | None, pool:
         rows += [(e.text, label_id["other"]) for e in rng.sample(ood_train, ood_per_epoch)]
         return rows
 
-    dev_clean = load_intents("dev")
-    dev = {"clean": dev_clean, "asr": load_noisy_intents("dev"),
+    dev = {"clean": load_intents("dev"), "asr": load_noisy_intents("dev"),
            "asr_kokoro": load_noisy_intents("dev", "kokoro")}
     dev = {k: v[::5] if smoke else v for k, v in dev.items() if v}
 
@@ -304,7 +303,7 @@ def train_intent(cfg: ModelConfig, vocab: CharVocab, encoder: dict | None, pool:
     weight, by_weight = _bag_weight(members, vocab, cfg, dev)
     log("bag weight on dev " + "  ".join(f"{w}: {v:.3f}" for w, v in by_weight.items())
         + f"  → {weight}")
-    model = _ensemble(members, [(1 - weight) / 2, (1 - weight) / 2, weight])
+    model = _ensemble(members, _member_weights(weight))
     scores = _dev_scores(model, vocab, cfg, dev, INTENTS, "other", _intent_dev_scores)
     log("intent ensemble dev " + "  ".join(f"{k} {v:.3f}" for k, v in scores.items()))
     info = {"seed": seed, "config": asdict(cfg), "bag_config": asdict(bag_cfg),
@@ -313,6 +312,12 @@ def train_intent(cfg: ModelConfig, vocab: CharVocab, encoder: dict | None, pool:
             "dev": {k: round(v, 4) for k, v in scores.items()}}
     export(model, vocab, INTENTS, cfg, "intent", info, path, log)
     return path, "dev macro-F1 " + "  ".join(f"{k} {v:.3f}" for k, v in scores.items())
+
+
+def _member_weights(bag_weight: float) -> list[float]:
+    """Ensemble weights of (pre-trained transformer, transformer from scratch, bag): the bag
+    gets ``bag_weight`` and the transformers share the rest."""
+    return [(1 - bag_weight) / 2, (1 - bag_weight) / 2, bag_weight]
 
 
 def _bag_weight(members, vocab: CharVocab, cfg: ModelConfig,
@@ -331,7 +336,7 @@ def _bag_weight(members, vocab: CharVocab, cfg: ModelConfig,
     for w in BAG_WEIGHTS:
         total = 0.0
         for k, examples in dev.items():
-            p = (1 - w) / 2 * (probs[k][0] + probs[k][1]) + w * probs[k][2]
+            p = sum(mw * mp for mw, mp in zip(_member_weights(w), probs[k], strict=True))
             pred = _decide(rows[k], p.argmax(-1).tolist(), INTENTS, "other")
             total += score([e.label for e in examples], pred).macro_f1
         by_weight[w] = total / len(dev)
