@@ -91,9 +91,10 @@ class KokoroMandarin:
         if voice not in self._m.voices:
             raise NluError(f"unknown voice {voice!r}; choose from {', '.join(VOICES)}")
         phonemes = self.phonemes(text)
-        tokens = [self._m.vocab[c] for c in phonemes if c in self._m.vocab][:_MAX_TOKENS]
-        if not any(c.isalpha() for c in phonemes):  # punctuation only
+        spoken = [c for c in phonemes if c in self._m.vocab][:_MAX_TOKENS]
+        if not any(c.isalpha() for c in spoken):  # punctuation only, or no letter the model knows
             return np.zeros(0, np.float32)
+        tokens = [self._m.vocab[c] for c in spoken]
         style = self._m.voices[voice]
         ref = style[min(len(tokens), len(style)) - 1].reshape(1, -1).astype(np.float32)
         audio = self._m.session.run(None, {  # type: ignore[attr-defined]

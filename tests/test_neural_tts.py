@@ -38,8 +38,12 @@ def test_speech_length_follows_text_and_speed(tts) -> None:
     assert len(fast) < len(slow)
 
 
-def test_nothing_speakable_is_empty_audio(tts) -> None:
+def test_nothing_speakable_is_empty_audio(tts, monkeypatch) -> None:
     assert tts.speak("。。。", "jf_alpha").size == 0
+    # letters the model has no token for are not speakable either
+    monkeypatch.setattr(tts, "phonemes", lambda text: "ʘǀ。")
+    assert "ʘ" not in tts._m.vocab and "ǀ" not in tts._m.vocab
+    assert tts.speak("ʘǀ", "jf_alpha").size == 0
 
 
 def test_unknown_voice_is_an_nlu_error(tts) -> None:
