@@ -273,15 +273,14 @@ def train_intent(cfg: ModelConfig, vocab: CharVocab, encoder: dict | None, pool:
     rng = random.Random(seed)
     aug = Augmenter(homophone_table(vocab.tokens), own_other, seed)
     label_id = {lab: i for i, lab in enumerate(INTENTS)}
-    labelled_per_epoch = 3 * len(train) + 2 * len(noisy)
-    ood_per_epoch = min(len(ood_train), 60 if smoke else round(OOD_SHARE * labelled_per_epoch))
 
     def epoch_data(_epoch: int) -> list[tuple[str, int]]:
         rows = [(e.text, label_id[e.label]) for e in train]
         rows += [(aug.variant(e.text), label_id[e.label]) for e in train for _ in range(2)]
         rows += [(e.text, label_id[e.label]) for e in noisy]
         rows += [(aug.variant(e.text), label_id[e.label]) for e in noisy]
-        rows += [(e.text, label_id["other"]) for e in rng.sample(ood_train, ood_per_epoch)]
+        n_ood = min(len(ood_train), 60 if smoke else round(OOD_SHARE * len(rows)))
+        rows += [(e.text, label_id["other"]) for e in rng.sample(ood_train, n_ood)]
         return rows
 
     dev = {"clean": load_intents("dev"), "asr": load_noisy_intents("dev"),
