@@ -2,7 +2,8 @@
 
 Precedence (ARCHITECTURE.md): angry caller → care; tier high → senior_sales;
 tier churn_risk → retention; explicit request for a human → general; otherwise continue.
-The first transfer decision of a call is final.
+The first transfer decision of a call is final. A request for a human the NLU is unsure of
+(score below :data:`REQUEST_HUMAN_MIN_SCORE`) keeps the call: the dialog asks first.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ DEFAULT_QUEUES: dict[str, str] = {
     "retention": "sip:retention@tierline.local",
     "general": "sip:general@tierline.local",
 }
+
+REQUEST_HUMAN_MIN_SCORE = 0.5
+"""Below this intent score a request_human turn does not transfer by itself: "我是负责人，我说了算"
+read as request_human 0.44 (other 0.43) must not send a decision maker to the queue."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,7 @@ class RoutingPolicy:
     queues: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_QUEUES))
 
     def decide(self, turn: int, tier: str, intent: str, emotion: str,
-               tier_reason: str = "") -> RouteDecision:
+               tier_reason: str = "", intent_score: float = 1.0) -> RouteDecision:
         """Route after caller turn ``turn``.
 
         Args:
@@ -60,6 +65,7 @@ class RoutingPolicy:
             intent: Intent label of that turn.
             emotion: Emotion label of that turn.
             tier_reason: The tier's leading reason, quoted in the route reason.
+            intent_score: The NLU's score for ``intent`` (1.0 for a keypad digit).
         """
         why = f" ({tier_reason})" if tier_reason else ""
         if emotion == "angry":
@@ -68,8 +74,12 @@ class RoutingPolicy:
             return self._transfer("senior_sales", turn, f"high-value caller{why}")
         if tier == "churn_risk":
             return self._transfer("retention", turn, f"churn risk{why}")
-        if intent == "request_human":
+        if intent == "request_human" and intent_score >= REQUEST_HUMAN_MIN_SCORE:
             return self._transfer("general", turn, "caller asked for a human")
+        if intent == "request_human":
+            return RouteDecision("continue", None, turn,
+                                 f"caller may want a human (request_human {intent_score:.2f}): "
+                                 "the bot asks first")
         return RouteDecision("continue", None, turn, f"tier {tier}: bot keeps the call")
 
     def _transfer(self, queue: str, turn: int, reason: str) -> RouteDecision:

@@ -118,7 +118,7 @@ class CallSession:
         index = len(self.record.turns)
         decision = self.policy.decide(
             index, tier.label, nlu.intent.label, emotion.label,
-            tier.reasons[0] if tier.reasons else "")
+            tier.reasons[0] if tier.reasons else "", nlu.intent.score)
         t3 = time.perf_counter()
         if self.record.route is None or self.record.route.action != "transfer":
             self.record.route = decision

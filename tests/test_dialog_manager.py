@@ -299,3 +299,32 @@ def test_a_turn_that_fills_other_slots_is_not_taken_as_the_free_text_answer(chat
     say("我们大概八十个人，预算二十万左右")
     assert dm.slots.values["seats"] == 80
     assert "pain_point" not in dm.slots.values
+
+
+def test_an_unsure_request_for_a_human_is_confirmed_before_any_transfer(kb, nlu, tmp_path) -> None:
+    from dataclasses import replace
+
+    from tierline.agent.policy import REQUEST_HUMAN_MIN_SCORE, RoutingPolicy
+
+    policy = RoutingPolicy()
+    unsure = policy.decide(0, "medium", "request_human", "neutral",
+                           intent_score=REQUEST_HUMAN_MIN_SCORE - 0.06)
+    assert unsure.action == "continue" and "asks first" in unsure.reason
+    sure = policy.decide(0, "medium", "request_human", "neutral", intent_score=0.8)
+    assert sure.queue == "general"
+    assert policy.decide(0, "medium", "request_human", "neutral").queue == "general"  # keypad 0
+
+    def respond(dm: DialogManager, text: str, score: float) -> Reply:
+        return dm.respond(replace(_turn(nlu, text), intent=("request_human", score)))
+
+    config = DialogConfig(use_llm=False, dnc_path=tmp_path / "d")
+    dm = DialogManager(kb, config=config, nlu=nlu)
+    ask = respond(dm, "能不能那个", 0.44)
+    assert ask.question_slot == "transfer" and not ask.ended and ask.transfer is None
+    assert ask.text == kb.templates.pick("confirm_transfer")
+    assert dm.respond(_turn(nlu, "好的")).transfer == "general"
+    # an unsure reading of an answer to our question fills the slot and keeps the call
+    dm = DialogManager(kb, config=config, nlu=nlu)
+    answer = respond(dm, "我是负责人，这事我定", 0.44)
+    assert dm.slots.values["decision_maker"] == "caller"
+    assert answer.transfer is None and answer.question_slot != "transfer"

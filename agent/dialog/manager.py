@@ -242,6 +242,12 @@ class DialogManager:
         pending = st.pending if intent in _ANSWERING_INTENTS else None
         filled = self.slots.update(text, turn.entities, pending)
         st.pending = None
+        if intent == "request_human" and not filled:
+            # the router did not transfer (the NLU was unsure) and the turn answered nothing:
+            # ask before transferring; a turn that filled a slot is read as that answer
+            st.pending = "transfer"
+            return Reply((Segment(self._pick("confirm_transfer"), "question"),),
+                         question_slot="transfer", intent=intent)
         if turn.entities.get("product"):
             st.product = turn.entities["product"]
         clear = score >= CLEAR_INTENT and intent != "other"

@@ -26,8 +26,8 @@ VARIABLES = frozenset(FACT_VARIABLES + (
 ))
 """Every placeholder a template may use."""
 
-LIST_KEYS = ("greeting", "reprompt", "offer_transfer", "no_input", "goodbye", "goodbye_refusal",
-             "goodbye_dnc", "offer", "anything_else")
+LIST_KEYS = ("greeting", "reprompt", "offer_transfer", "confirm_transfer", "no_input", "goodbye",
+             "goodbye_refusal", "goodbye_dnc", "offer", "anything_else")
 TRANSFER_QUEUES = ("senior_sales", "retention", "care", "general")
 INTERRUPTIONS = ("long_turn", "opt_out")
 
