@@ -74,9 +74,9 @@ class RoutingPolicy:
             return self._transfer("senior_sales", turn, f"high-value caller{why}")
         if tier == "churn_risk":
             return self._transfer("retention", turn, f"churn risk{why}")
-        if intent == "request_human" and intent_score >= REQUEST_HUMAN_MIN_SCORE:
-            return self._transfer("general", turn, "caller asked for a human")
         if intent == "request_human":
+            if intent_score >= REQUEST_HUMAN_MIN_SCORE:
+                return self._transfer("general", turn, "caller asked for a human")
             return RouteDecision("continue", None, turn,
                                  f"caller may want a human (request_human {intent_score:.2f}): "
                                  "the bot asks first")

@@ -328,3 +328,4 @@ def test_an_unsure_request_for_a_human_is_confirmed_before_any_transfer(kb, nlu,
     answer = respond(dm, "我是负责人，这事我定", 0.44)
     assert dm.slots.values["decision_maker"] == "caller"
     assert answer.transfer is None and answer.question_slot != "transfer"
+    assert "转接" not in answer.text  # no "transferring you" that does not happen

@@ -245,12 +245,12 @@ class DialogManager:
         if intent == "request_human" and not filled:
             # the router did not transfer (the NLU was unsure) and the turn answered nothing:
             # ask before transferring; a turn that filled a slot is read as that answer
-            st.pending = "transfer"
-            return Reply((Segment(self._pick("confirm_transfer"), "question"),),
-                         question_slot="transfer", intent=intent)
+            return self._ask_transfer("confirm_transfer", intent)
         if turn.entities.get("product"):
             st.product = turn.entities["product"]
-        clear = score >= CLEAR_INTENT and intent != "other"
+        # a request for a human that reaches this point was not transferred, so its template
+        # ("马上为您转接") must not be said
+        clear = score >= CLEAR_INTENT and intent not in ("other", "request_human")
         known = self._kb_answer(text, intent if clear else "other")
         ack = bool(_ACK.match(text.strip()))
         on_topic = (clear or filled or known is not None or ack or turn.entities.get("product")
@@ -322,10 +322,14 @@ class DialogManager:
             key = first_key if st.unclear == 1 else "reprompt"
             return Reply((Segment(self._pick(key), "reprompt"),), intent="other")
         if st.unclear == self.config.reprompts + 1:
-            st.pending = "transfer"
-            return Reply((Segment(self._pick("offer_transfer"), "question"),),
-                         question_slot="transfer", intent="other")
+            return self._ask_transfer("offer_transfer", "other")
         return self._transfer("general", "other")
+
+    def _ask_transfer(self, key: str, intent: str) -> Reply:
+        """Ask whether the caller wants a human; the next turn's yes transfers."""
+        self.state.pending = "transfer"
+        return Reply((Segment(self._pick(key), "question"),), question_slot="transfer",
+                     intent=intent)
 
     # -- answers, offers, questions ---------------------------------------------------------
 
