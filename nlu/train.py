@@ -18,8 +18,9 @@ same seed, thread count and data give the same models.
    the train split, and real out-of-domain queries (SMP2017, CrossWOZ) as ``other``. For each
    member the epoch with the best mean dev macro-F1 (clean and noisy) is kept.
 3. Sentiment model: fine-tuned from the encoder on the ChineseNlpCorpus reviews (pos/neg), our
-   hand-labelled caller utterances (neg/neu/pos), in-domain neutral questions and complaints
-   from the intent corpus, and out-of-domain queries as neutral. Score = ``P(pos) - P(neg)``.
+   hand-labelled caller utterances (neg/neu/pos), in-domain neutral questions, complaints and
+   churn signals (negative) from the intent corpus, and out-of-domain queries as neutral.
+   Score = ``P(pos) - P(neg)``.
 
 torch and transformers come from the ``train`` extra and are imported inside :func:`run`.
 """
@@ -58,8 +59,15 @@ from tierline.nlu.vocab import INTENTS
 __all__ = ["ModelConfig", "add_arguments", "run"]
 
 NEUTRAL_INTENTS = ("price_inquiry", "product_question", "payment_invoice", "trial_request",
-                   "tech_integration", "customization", "bulk_purchase")
+                   "tech_integration", "customization", "bulk_purchase", "purchase_intent",
+                   "hesitation")
 """Intents whose utterances count as neutral sentiment (when the lexicon finds no polarity)."""
+NEGATIVE_INTENTS = ("complaint", "churn_signal")
+"""Intents whose utterances count as negative sentiment: a complaint, or a customer leaving.
+
+Without churn_signal rows nothing told the model how a calm "合同到期就不续了" feels; once the
+in-domain neutral rows outnumbered the reviews it read such turns as neutral, and the tier
+model (which learnt churn from the earlier, negative readings) stopped seeing churn."""
 
 
 @dataclass(frozen=True)
@@ -220,7 +228,7 @@ def sentiment_training_pool(reviews: list[Example], ood: list[Example],
     neutral = [Example(e.text, "neu", "train", "corpus") for e in corpus
                if e.label in NEUTRAL_INTENTS and abs(lexicon.score(e.text)) < 0.25]
     neutral += [Example(e.text, "neg", "train", "corpus") for e in corpus
-                if e.label == "complaint"]
+                if e.label in NEGATIVE_INTENTS]
     pool = {
         "reviews": [e for e in reviews if e.split == "train"],
         "own": load_sentiment("train"),

@@ -111,6 +111,13 @@ def test_sentiment_polarity(nlu: Nlu) -> None:
     assert abs(nlu.analyze("请问企业版和标准版有什么区别").sentiment) < 0.5
 
 
+def test_a_customer_leaving_reads_negative_and_a_buyer_does_not(nlu: Nlu) -> None:
+    # the tier model reads churn partly through this score (docs/nlu.md, sentiment)
+    assert nlu.analyze("合同到期我们就不续了，准备换成飞书。").sentiment < -0.3
+    assert nlu.analyze("我们打算下个月就签合同").sentiment > -0.3
+    assert nlu.analyze("我再考虑一下吧").sentiment > -0.3
+
+
 def test_wrong_or_missing_model_file_is_an_nlu_error(tmp_path) -> None:
     with pytest.raises(NluError):
         OnnxIntentClassifier(SENTIMENT_MODEL)
