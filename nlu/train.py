@@ -222,17 +222,18 @@ def intent_training_pool(smoke: bool = False) -> IntentPool:
 
 def sentiment_training_pool(reviews: list[Example], ood: list[Example],
                             smoke: bool = False) -> dict[str, list[Example]]:
-    """Sentiment rows by role: ``reviews``, ``own`` (hand-labelled), ``neutral``, ``ood``."""
+    """Sentiment rows by role: ``reviews``, ``own`` (hand-labelled), ``corpus`` (intent-corpus
+    rows labelled by intent: neutral or negative), ``ood``."""
     lexicon = LexiconSentiment()
     corpus = load_intents("train")
-    neutral = [Example(e.text, "neu", "train", "corpus") for e in corpus
-               if e.label in NEUTRAL_INTENTS and abs(lexicon.score(e.text)) < 0.25]
-    neutral += [Example(e.text, "neg", "train", "corpus") for e in corpus
-                if e.label in NEGATIVE_INTENTS]
+    by_intent = [Example(e.text, "neu", "train", "corpus") for e in corpus
+                 if e.label in NEUTRAL_INTENTS and abs(lexicon.score(e.text)) < 0.25]
+    by_intent += [Example(e.text, "neg", "train", "corpus") for e in corpus
+                  if e.label in NEGATIVE_INTENTS]
     pool = {
         "reviews": [e for e in reviews if e.split == "train"],
         "own": load_sentiment("train"),
-        "neutral": neutral,
+        "corpus": by_intent,
         # SMP2017 chit-chat carries opinions ("但还是很差"): not neutral
         "ood": [e for e in ood if e.split == "train" and e.source != "smp2017/chat"],
     }
@@ -406,9 +407,9 @@ def train_sentiment(cfg: ModelConfig, vocab: CharVocab, encoder: dict | None,
     def epoch_data(_epoch: int) -> list[tuple[str, int]]:
         rows = [(e.text, label_id[e.label]) for e in rng.sample(pos, min(per_class, len(pos)))]
         rows += [(e.text, label_id[e.label]) for e in rng.sample(neg, min(per_class, len(neg)))]
-        for e in pool["own"] + pool["neutral"]:
+        for e in pool["own"] + pool["corpus"]:
             rows += [(e.text, label_id[e.label]), (aug.variant(e.text), label_id[e.label])]
-        n_ood = max(0, per_class - 2 * len(pool["neutral"]))
+        n_ood = max(0, per_class - 2 * len(pool["corpus"]))
         rows += [(e.text, label_id["neu"])
                  for e in rng.sample(pool["ood"], min(n_ood, len(pool["ood"])))]
         return rows

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from tierline.agent.dialog import DialogConfig, DialogManager, DncList, load_kb
 from tierline.agent.dialog.reply import Reply
-from tierline.agent.policy import RouteDecision
+from tierline.agent.policy import REQUEST_HUMAN_MIN_SCORE, RouteDecision, RoutingPolicy
 from tierline.agent.records import TurnRecord
 from tierline.agent.session import CallSession, Models
 from tierline.audio.records import Emotion
@@ -302,10 +303,6 @@ def test_a_turn_that_fills_other_slots_is_not_taken_as_the_free_text_answer(chat
 
 
 def test_an_unsure_request_for_a_human_is_confirmed_before_any_transfer(kb, nlu, tmp_path) -> None:
-    from dataclasses import replace
-
-    from tierline.agent.policy import REQUEST_HUMAN_MIN_SCORE, RoutingPolicy
-
     policy = RoutingPolicy()
     unsure = policy.decide(0, "medium", "request_human", "neutral",
                            intent_score=REQUEST_HUMAN_MIN_SCORE - 0.06)
