@@ -136,6 +136,25 @@ def test_train_tier_smoke_run(tmp_path, capsys, monkeypatch):
     assert main(["tier", "--dialog", str(sample_dialogs(tmp_path)), "--json"]) == 0
 
 
+def test_temperature_model_trains_as_long_as_the_model_it_calibrates():
+    # the scratch model behind the temperature keeps its last epoch, so its logits have the
+    # scale of a model trained that long (a best-epoch pick could stop anywhere)
+    import numpy as np
+    import torch
+
+    from tierline.segmentation.state import FEATURE_NAMES
+    from tierline.segmentation.train import _fit
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, len(FEATURE_NAMES))).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    xv, yv = x[:40], 1 - y[:40]  # validation that rewards an early epoch, if any
+    names = list(FEATURE_NAMES)
+    for epochs in (1, 3, 5):
+        _, _, _, facts = _fit(torch, x, y, xv, yv, epochs, 0, names, keep_last=True)
+        assert facts["best_epoch"] == epochs
+
+
 def test_train_tier_bad_input_exits_2(tmp_path, capsys):
     assert main(["train", "tier", "--dialogs", str(SEED / "train_dialogs.csv")]) == 2
     assert "go together" in capsys.readouterr().err
