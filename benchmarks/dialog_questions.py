@@ -14,7 +14,7 @@ count as --max-turns. Accuracy compares the label after the last turn with the t
 
 Usage:
     python benchmarks/dialog_questions.py [--calls 300] [--seed 2] [--scorer tier|rules]
-        [--orders 40] [--max-in-row 2] [--json OUT]
+        [--orders 40] [--max-in-row 2] [--callers a|b] [--kb YAML] [--json OUT]
 """
 
 from __future__ import annotations
@@ -111,8 +111,40 @@ def answer(p: Persona, slot: str | None, rng: random.Random) -> str:
     return rng.choice(FILLERS)
 
 
+def answer_b(p: Persona, slot: str | None, rng: random.Random) -> str:
+    """A second caller wording of the same answers (``--callers b``), for checking that a
+    change made while looking at :func:`answer`'s callers holds for other words."""
+    if slot == "seats":
+        if p.seats <= 2:
+            return rng.choice(("就我自己，没别人", "目前就我和一个助理"))
+        n = _num(p.seats, rng)
+        return rng.choice((f"团队{n}来号人", f"差不多{n}个人要开账号", f"销售部{n}个人"))
+    if slot == "budget":
+        if not p.budget_wan:
+            return rng.choice(("这个还没考虑过", "预算的事还没申请"))
+        if p.budget_wan < 1:
+            return "也就几千块钱的事"
+        w = _num(int(p.budget_wan), rng)
+        return rng.choice((f"{w}万以内吧", f"领导给了{w}万", f"差不多{w}万"))
+    if slot == "timeline":
+        return {"下个月": "争取下个月用上", "今年之内": "年底前吧", "还没定": "这个不好说",
+                "尽快": "当然越早越好"}[p.timeline]
+    if slot == "decision_maker":
+        return "我就能定" if p.boss else "我做不了主，得领导同意"
+    if slot == "current_system":
+        return {"Excel": "Excel表格记着呢", "钉钉": "钉钉上管着", "纸质本子": "拿本子记",
+                "没有": "啥都没用"}[p.system]
+    if slot == "pain_point":
+        return {"跟进客户太乱了": "客户一多就乱套", "销售老是丢单": "单子老是跟丢",
+                "没什么特别的问题": "暂时还行吧"}[p.pain]
+    return rng.choice(("嗯嗯", "行，你说", "哦，好的"))
+
+
+CALLERS = {"a": answer, "b": answer_b}
+
+
 def run_call(p: Persona, config: DialogConfig, kb, nlu: Nlu, threshold: float, max_turns: int,
-             rng: random.Random) -> tuple[int, str | None, int]:
+             rng: random.Random, reply=answer) -> tuple[int, str | None, int]:
     """Turns until confidently right (max_turns if never), the last label, questions asked."""
     from tierline.agent.session import CallSession, Models
 
@@ -129,15 +161,15 @@ def run_call(p: Persona, config: DialogConfig, kb, nlu: Nlu, threshold: float, m
             return turn_no, label, len(dm.slots.asked)
         if turn.reply.ended:
             break
-        text = answer(p, turn.reply.question_slot, rng)
+        text = reply(p, turn.reply.question_slot, rng)
     return max_turns, label, len(dm.slots.asked)
 
 
-def evaluate(personas, config, kb, nlu, threshold, max_turns, seed) -> dict:
+def evaluate(personas, config, kb, nlu, threshold, max_turns, seed, reply=answer) -> dict:
     turns, right, settled, asked = [], 0, 0, []
     for i, p in enumerate(personas):
         n, label, q = run_call(p, config, kb, nlu, threshold, max_turns,
-                               random.Random(seed * 100_003 + i))
+                               random.Random(seed * 100_003 + i), reply)
         turns.append(n)
         asked.append(q)
         settled += n < max_turns or label == p.tier
@@ -158,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threshold", type=float, default=0.7)
     ap.add_argument("--max-turns", type=int, default=8)
     ap.add_argument("--max-in-row", type=int, default=2)
+    ap.add_argument("--callers", choices=sorted(CALLERS), default="a",
+                    help="simulated callers' wording (b: a second set, for held-out checks)")
+    ap.add_argument("--kb", metavar="YAML", default=str(ROOT / "samples" / "kb" / "yunfan.yaml"))
     ap.add_argument("--json", metavar="OUT")
     args = ap.parse_args(argv)
     if args.scorer == "rules":
@@ -165,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         from tierline.segmentation.rules import RuleTierScorer
 
         session_module.TierScorer = RuleTierScorer  # the session has no scorer parameter
-    kb = load_kb(ROOT / "samples" / "kb" / "yunfan.yaml")
+    kb = load_kb(args.kb)
     nlu = Nlu()
     rng = random.Random(args.seed)
     personas = [make_persona(rng) for _ in range(args.calls)]
@@ -187,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     for name, config in strategies:
         results[name] = evaluate(personas, config, kb, nlu, args.threshold, args.max_turns,
-                                 args.seed)
+                                 args.seed, CALLERS[args.callers])
     elapsed = time.perf_counter() - t0
     tiers = {t: sum(p.tier == t for p in personas) for t in ("high", "medium", "low")}
     randoms = [r for n, r in results.items() if n.startswith("fixed: random")]
@@ -195,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     best = min(fixed_all, key=lambda n: (fixed_all[n]["mean_turns"], -fixed_all[n]["accuracy"]))
     summary = {
         "calls": args.calls, "seed": args.seed, "tiers": tiers, "scorer": args.scorer,
+        "callers": args.callers, "kb": args.kb,
         "threshold": args.threshold, "max_turns": args.max_turns,
         "max_in_row": args.max_in_row, "seconds": round(elapsed, 1),
         "active": results["active"],
@@ -208,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         "fixed_orders": len(fixed_all),
     }
     print(f"{args.calls} generated calls (seed {args.seed}; {tiers}), scorer={args.scorer}, "
+          f"callers {args.callers}, "
           f"confident = top tier p >= {args.threshold}, cap {args.max_turns} turns, "
           f"at most {args.max_in_row} questions in a row ({elapsed:.0f} s)")
     print(f"{'strategy':<60} {'mean':>5} {'median':>6} {'settled':>8} {'acc':>5} {'asked':>5}")
