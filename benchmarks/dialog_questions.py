@@ -38,7 +38,7 @@ from tierline.segmentation.features import CustomerProfile, parse_customer
 ROOT = Path(__file__).resolve().parents[1]
 OPENINGS = ("你好，我想了解一下你们的CRM", "你们这个系统怎么收费？", "能介绍一下你们的产品吗",
             "我在网上看到你们的广告，想问问", "你们的软件主要是做什么的")
-FILLERS = ("嗯，明白", "好的，你接着说", "哦，这样啊")
+PAINS = ("跟进客户太乱了", "销售老是丢单", "没什么特别的问题")
 _CN = {10: "十", 20: "二十", 30: "三十", 50: "五十", 80: "八十", 100: "一百", 200: "两百",
        300: "三百", 500: "五百", 1000: "一千", 2000: "两千"}
 
@@ -74,7 +74,7 @@ def make_persona(rng: random.Random) -> Persona:
         timeline=rng.choice(("下个月", "今年之内", "还没定", "尽快")),
         boss=rng.random() < 0.5,
         system=rng.choice(("Excel", "钉钉", "纸质本子", "没有")),
-        pain=rng.choice(("跟进客户太乱了", "销售老是丢单", "没什么特别的问题")),
+        pain=rng.choice(PAINS),
         opening=rng.choice(OPENINGS),
         customer={"browse_duration": rng.choice((0, 10, 40)),
                   "consult_count": rng.choice((0, 1, 3))})
@@ -84,67 +84,80 @@ def _num(n: int, rng: random.Random) -> str:
     return _CN[n] if n in _CN and rng.random() < 0.5 else str(n)
 
 
-def answer(p: Persona, slot: str | None, rng: random.Random) -> str:
+@dataclass(frozen=True)
+class CallerWords:
+    """How one set of simulated callers words its answers (``{n}`` seats, ``{w}`` 万 CNY)."""
+
+    alone: tuple[str, ...]
+    team: tuple[str, ...]
+    no_budget: tuple[str, ...]
+    tiny_budget: str
+    budget: tuple[str, ...]
+    timeline: dict[str, str]
+    boss: str
+    not_boss: str
+    system: dict[str, str]
+    pain: dict[str, str]
+    fillers: tuple[str, ...]
+
+
+CALLERS = {
+    "a": CallerWords(
+        alone=("就我一个人用", "我自己用用"),
+        team=("我们公司有{n}个人", "大概{n}个销售要用", "{n}人左右吧，都要用"),
+        no_budget=("没什么预算，先看看", "暂时没有预算"), tiny_budget="预算不多，几千块吧",
+        budget=("预算{w}万左右", "今年能批{w}万", "我们准备了{w}万"),
+        timeline={"下个月": "下个月就要上线", "今年之内": "今年之内吧", "还没定": "时间还没定",
+                  "尽快": "越快越好"},
+        boss="我是老板，我说了算", not_boss="得跟领导汇报一下",
+        system={"Excel": "现在在用Excel", "钉钉": "用的钉钉", "纸质本子": "都靠纸质本子记",
+                "没有": "没有用系统"},
+        pain={p: p for p in PAINS}, fillers=("嗯，明白", "好的，你接着说", "哦，这样啊")),
+    # a second wording of the same answers, written before either run, for checking that a
+    # change made while looking at the "a" callers holds for other words
+    "b": CallerWords(
+        alone=("就我自己，没别人", "目前就我和一个助理"),
+        team=("团队{n}来号人", "差不多{n}个人要开账号", "销售部{n}个人"),
+        no_budget=("这个还没考虑过", "预算的事还没申请"), tiny_budget="也就几千块钱的事",
+        budget=("{w}万以内吧", "领导给了{w}万", "差不多{w}万"),
+        timeline={"下个月": "争取下个月用上", "今年之内": "年底前吧", "还没定": "这个不好说",
+                  "尽快": "当然越早越好"},
+        boss="我就能定", not_boss="我做不了主，得领导同意",
+        system={"Excel": "Excel表格记着呢", "钉钉": "钉钉上管着", "纸质本子": "拿本子记",
+                "没有": "啥都没用"},
+        pain=dict(zip(PAINS, ("客户一多就乱套", "单子老是跟丢", "暂时还行吧"), strict=True)),
+        fillers=("嗯嗯", "行，你说", "哦，好的")),
+}
+
+
+def answer(p: Persona, slot: str | None, rng: random.Random,
+           words: CallerWords = CALLERS["a"]) -> str:
     """The simulated caller's reply to the bot's question about ``slot``."""
     if slot == "seats":
         if p.seats <= 2:
-            return rng.choice(("就我一个人用", "我自己用用"))
+            return rng.choice(words.alone)
         n = _num(p.seats, rng)
-        return rng.choice((f"我们公司有{n}个人", f"大概{n}个销售要用", f"{n}人左右吧，都要用"))
+        return rng.choice(tuple(t.format(n=n) for t in words.team))
     if slot == "budget":
         if not p.budget_wan:
-            return rng.choice(("没什么预算，先看看", "暂时没有预算"))
+            return rng.choice(words.no_budget)
         if p.budget_wan < 1:
-            return "预算不多，几千块吧"
+            return words.tiny_budget
         w = _num(int(p.budget_wan), rng)
-        return rng.choice((f"预算{w}万左右", f"今年能批{w}万", f"我们准备了{w}万"))
+        return rng.choice(tuple(t.format(w=w) for t in words.budget))
     if slot == "timeline":
-        return {"下个月": "下个月就要上线", "今年之内": "今年之内吧", "还没定": "时间还没定",
-                "尽快": "越快越好"}[p.timeline]
+        return words.timeline[p.timeline]
     if slot == "decision_maker":
-        return "我是老板，我说了算" if p.boss else "得跟领导汇报一下"
+        return words.boss if p.boss else words.not_boss
     if slot == "current_system":
-        return {"Excel": "现在在用Excel", "钉钉": "用的钉钉", "纸质本子": "都靠纸质本子记",
-                "没有": "没有用系统"}[p.system]
+        return words.system[p.system]
     if slot == "pain_point":
-        return p.pain
-    return rng.choice(FILLERS)
-
-
-def answer_b(p: Persona, slot: str | None, rng: random.Random) -> str:
-    """A second caller wording of the same answers (``--callers b``), for checking that a
-    change made while looking at :func:`answer`'s callers holds for other words."""
-    if slot == "seats":
-        if p.seats <= 2:
-            return rng.choice(("就我自己，没别人", "目前就我和一个助理"))
-        n = _num(p.seats, rng)
-        return rng.choice((f"团队{n}来号人", f"差不多{n}个人要开账号", f"销售部{n}个人"))
-    if slot == "budget":
-        if not p.budget_wan:
-            return rng.choice(("这个还没考虑过", "预算的事还没申请"))
-        if p.budget_wan < 1:
-            return "也就几千块钱的事"
-        w = _num(int(p.budget_wan), rng)
-        return rng.choice((f"{w}万以内吧", f"领导给了{w}万", f"差不多{w}万"))
-    if slot == "timeline":
-        return {"下个月": "争取下个月用上", "今年之内": "年底前吧", "还没定": "这个不好说",
-                "尽快": "当然越早越好"}[p.timeline]
-    if slot == "decision_maker":
-        return "我就能定" if p.boss else "我做不了主，得领导同意"
-    if slot == "current_system":
-        return {"Excel": "Excel表格记着呢", "钉钉": "钉钉上管着", "纸质本子": "拿本子记",
-                "没有": "啥都没用"}[p.system]
-    if slot == "pain_point":
-        return {"跟进客户太乱了": "客户一多就乱套", "销售老是丢单": "单子老是跟丢",
-                "没什么特别的问题": "暂时还行吧"}[p.pain]
-    return rng.choice(("嗯嗯", "行，你说", "哦，好的"))
-
-
-CALLERS = {"a": answer, "b": answer_b}
+        return words.pain[p.pain]
+    return rng.choice(words.fillers)
 
 
 def run_call(p: Persona, config: DialogConfig, kb, nlu: Nlu, threshold: float, max_turns: int,
-             rng: random.Random, reply=answer) -> tuple[int, str | None, int]:
+             rng: random.Random, words: CallerWords = CALLERS["a"]) -> tuple[int, str | None, int]:
     """Turns until confidently right (max_turns if never), the last label, questions asked."""
     from tierline.agent.session import CallSession, Models
 
@@ -161,15 +174,16 @@ def run_call(p: Persona, config: DialogConfig, kb, nlu: Nlu, threshold: float, m
             return turn_no, label, len(dm.slots.asked)
         if turn.reply.ended:
             break
-        text = reply(p, turn.reply.question_slot, rng)
+        text = answer(p, turn.reply.question_slot, rng, words)
     return max_turns, label, len(dm.slots.asked)
 
 
-def evaluate(personas, config, kb, nlu, threshold, max_turns, seed, reply=answer) -> dict:
+def evaluate(personas, config, kb, nlu, threshold, max_turns, seed,
+             words: CallerWords = CALLERS["a"]) -> dict:
     turns, right, settled, asked = [], 0, 0, []
     for i, p in enumerate(personas):
         n, label, q = run_call(p, config, kb, nlu, threshold, max_turns,
-                               random.Random(seed * 100_003 + i), reply)
+                               random.Random(seed * 100_003 + i), words)
         turns.append(n)
         asked.append(q)
         settled += n < max_turns or label == p.tier
