@@ -11,6 +11,10 @@ and years are not budgets. Among several, budget-word amounts win over unit-only
 largest wins within a group. Ranges give their lower bound.
 
 Seats: a number followed by a people/account/store/seat/user/agent unit; the largest wins.
+Without one, a caller who says they are on their own ("就我自己", "我自己用用", "只有我一个")
+counts 1 and "就我和一个助理" counts 2 (only when no other number above one is said, so
+"就我和三个同事" stays unknown); "就我自己定" and "我自己决定" speak of who decides, not of
+users, and count nothing.
 """
 
 from __future__ import annotations
@@ -41,6 +45,12 @@ _SEAT_EXCLUDE_AFTER = re.compile(r"^\s*(?:来|多|余)?\s*(?:人民币|位数|�
 _SEAT_PREFIX = re.compile(
     r"(?:人数|员工数?|用户数|坐席数|座席数|账号数|门店数|团队|编制"
     r"|(?:坐席|座席|席位|账号|团队|人员|员工|用户)规模)(?:有|是|大概|大约|约|在|差不多)*\s*$")
+_SOLO = re.compile(r"(?:就|只有|只|光)我(?:自己|一个人?|一人)|我?自己(?:一个人)?用(?![过了户])"
+                   r"|个人用(?![过了户])")
+_PAIR = re.compile(r"(?:就|只有|只)我(?:和|跟|加|带着?)(?!你|您)(?:一个|一位|个)?"
+                   r"[^\d，,。！!？?]{1,4}")
+_DECIDES_AFTER = re.compile(
+    r"^\s*(?:来|能|就能|就|说)?\s*(?:定|决定|说了算|拍板|批|做主|负责|签|管|找)")
 _NOT_AMOUNT_AFTER = re.compile(
     r"^\s*(?:来|多|余)?\s*(?:年|个月|月|天|日|号|周|星期|礼拜|小时|分钟|秒|岁|%|％|倍|折|次|点|楼"
     r"|层|期|级|g|G|m|M|公里|米|斤|个点)")
@@ -160,7 +170,18 @@ def extract_seats(text: str, spans: list[NumberSpan] | None = None) -> int | Non
         if seat:
             v = int(sp.value)
             best = v if best is None else max(best, v)
+    if best is None and not any(sp.value > 1 for sp in spans):
+        best = _few_users(text)
     return best
+
+
+def _few_users(text: str) -> int | None:
+    """1 or 2 when the caller says they are alone or one of two users, else None."""
+    for pattern, count in ((_PAIR, 2), (_SOLO, 1)):
+        for m in pattern.finditer(text):
+            if not _DECIDES_AFTER.match(text[m.end():m.end() + 6]):
+                return count
+    return None
 
 
 def extract_timeline(text: str) -> str | None:

@@ -1,9 +1,9 @@
 """Qualification slots of one call: what the caller has told us so far.
 
 Slots (``tierline.agent.dialog.kb.SLOTS``): budget, seats, timeline, decision_maker,
-current_system, pain_point. Values come from the NLU entities of a turn (budget_cny, seats,
-timeline, competitor) and from short cue patterns here; when the bot has just asked about a
-slot, a plain answer ("是的", "还没定", "Excel") fills that slot too.
+current_system, pain_point. Values come from the NLU entities of a turn (budget_cny, seats —
+"就我自己" counts 1 there —, timeline, competitor) and from short cue patterns here; when the bot
+has just asked about a slot, a plain answer ("是的", "还没定", "Excel") fills that slot too.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import Any
 
 from tierline.agent.dialog.kb import SLOTS
 
-_SOLO = re.compile(r"就我(?:自己|一个人)|我自己用|个人用")
 _NO_BUDGET = re.compile(r"没(?:有|什么)?预算|预算还没|不需要")
 _DM_YES = re.compile(r"我说了算|我来定|我定|我决定|我就是(?:老板|负责人|总经理)|"
                      r"我是(?:老板|负责人)|我拍板|我负责")
@@ -68,8 +67,6 @@ class SlotTracker:
             found["budget"] = 0
         if entities.get("seats") is not None:
             found["seats"] = entities["seats"]
-        elif _SOLO.search(text):
-            found["seats"] = 1
         if entities.get("timeline") and ("timeline" in (pending, *self.asked)
                                          or _PLAN.search(text)):
             found["timeline"] = entities["timeline"]
