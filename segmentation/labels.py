@@ -10,15 +10,17 @@ mistakes. In order of precedence:
    or more turns of the call.
 2. **low** — the caller's latest stance is a refusal: no need, not interested, wrong number,
    personal/trivial use, "too expensive, forget it" (a prospect saying they use or will use a
-   competitor counts as a refusal), with no interest shown after it.
+   competitor counts as a refusal), with no interest shown after it. A seat count of at most
+   :data:`TRIVIAL_SEATS` users ("就我和一个助理") is trivial use: it counts as a personal act.
 3. **high** — a large-value signal so far: budget >= 500,000 CNY, >= 100 seats/stores/users,
    an integration question together with purchase intent, an existing customer expanding or
    renewing bigger, or three or more customisation asks (seed 001: three asks -> senior sales).
 4. **churn_risk** — an existing customer whose complaints on record plus complaints in this
    call reach three ("repeated complaints"), without a large-value signal.
 5. **medium** — everything else: genuine interest (prices, features, trials, small budgets
-   or teams), an existing customer's routine question, hesitation ("我再考虑一下" is medium,
-   not low), a request for a human, or a caller who has not said anything telling yet.
+   or teams of three or more), an existing customer's routine question, hesitation
+   ("我再考虑一下" is medium, not low), a request for a human, or a caller who has not said
+   anything telling yet.
 
 The CRM record decides only whether the caller is an existing customer and how many
 complaints are on record; a large existing contract alone is not a large-value signal.
@@ -39,6 +41,8 @@ POSITIVE = frozenset({
 """Acts that show interest (and cancel an earlier refusal)."""
 NEGATIVE = frozenset({"refusal", "wrong_number", "personal", "too_expensive"})
 """Acts of refusal (low)."""
+TRIVIAL_SEATS = 2
+"""A stated team of at most this many users is personal/trivial use (ARCHITECTURE.md: low)."""
 NEUTRAL = frozenset({"greet", "filler", "request_human", "complaint", "angry", "churn"})
 ACTS = POSITIVE | NEGATIVE | NEUTRAL
 BUYING = frozenset({"purchase", "integration_buy", "expand"})
@@ -71,7 +75,7 @@ def label_of(acts: Sequence[Act], existing: bool, complaints_on_record: float) -
         existing: Whether the caller is an existing customer (contract_value > 0).
         complaints_on_record: complaint_count from the CRM record.
     """
-    kinds = [a.kind for a in acts]
+    kinds = [_stance(a) for a in acts]
     complaints = sum(k in ("complaint", "angry") for k in kinds)
     if existing and ("churn" in kinds or "angry" in kinds or complaints >= 2):
         return "churn_risk"
@@ -85,6 +89,13 @@ def label_of(acts: Sequence[Act], existing: bool, complaints_on_record: float) -
     if existing and complaints_on_record + complaints >= 3:
         return "churn_risk"
     return "medium"
+
+
+def _stance(act: Act) -> str:
+    """The act's kind, with a trivial seat count read as personal use."""
+    if act.kind == "seats" and act.seats is not None and act.seats <= TRIVIAL_SEATS:
+        return "personal"
+    return act.kind
 
 
 def _large_value(acts: Sequence[Act], existing: bool) -> bool:

@@ -11,7 +11,7 @@ switches at once. The weights implement the tier semantics of ARCHITECTURE.md:
 - high: budget >= 500,000 CNY, >= 100 seats, enterprise integration or bulk purchase with
   purchase intent, an existing customer buying more, three or more customisation asks.
 - medium: interest (prices, features, trial, invoices) or routine questions; hesitation.
-- low: refusal, no need, "too expensive, forget it".
+- low: refusal, no need, "too expensive, forget it", at most two users (trivial use).
 - churn_risk: an existing customer (contract_value > 0) who signals leaving, complains
   repeatedly or is angry.
 
@@ -26,6 +26,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from tierline.segmentation.features import CustomerProfile
+from tierline.segmentation.labels import TRIVIAL_SEATS
 from tierline.segmentation.records import TIERS, TierUpdate, TurnEvidence
 
 HIGH_BUDGET_CNY = 500_000
@@ -157,6 +158,8 @@ class RuleTierScorer:
                 out.append(_Contribution("high", 3.5, f"{seats:,} seats/users"))
                 if latest.seats == seats:
                     decisive = max(decisive, 3.5)
+            elif seats <= TRIVIAL_SEATS:
+                out.append(_Contribution("low", 1.5, f"{seats:,} seats/users: trivial use"))
             else:
                 out.append(_Contribution("medium", 0.8, f"{seats:,} seats/users"))
         if w.get("bulk_purchase"):

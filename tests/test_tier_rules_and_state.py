@@ -26,6 +26,10 @@ def acts(*kinds: str, **kw) -> list[Act]:
     ([Act("budget", "", budget=499_000)], False, 0, "medium"),
     ([Act("seats", "", seats=100)], False, 0, "high"),
     ([Act("seats", "", seats=99)], False, 0, "medium"),
+    ([Act("seats", "", seats=3)], False, 0, "medium"),
+    ([Act("seats", "", seats=2)], False, 0, "low"),  # trivial use
+    ([Act("seats", "", seats=1), Act("ask_price", "")], False, 0, "medium"),
+    ([Act("seats", "", seats=1), Act("budget", "", budget=6e5)], False, 0, "high"),
     (acts("integration_q", "purchase"), False, 0, "high"),
     (acts("integration_q"), False, 0, "medium"),
     (acts("expand"), True, 0, "high"),
