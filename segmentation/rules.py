@@ -28,9 +28,8 @@ from dataclasses import dataclass, field
 from tierline.segmentation.features import CustomerProfile
 from tierline.segmentation.labels import TRIVIAL_SEATS
 from tierline.segmentation.records import TIERS, TierUpdate, TurnEvidence
+from tierline.segmentation.state import HIGH_BUDGET_CNY, HIGH_SEATS
 
-HIGH_BUDGET_CNY = 500_000
-HIGH_SEATS = 100
 INTENT_DECAY = 0.6
 HYSTERESIS = 0.15
 DECISIVE = 3.0
