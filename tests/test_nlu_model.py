@@ -118,6 +118,29 @@ def test_a_customer_leaving_reads_negative_and_a_buyer_does_not(nlu: Nlu) -> Non
     assert nlu.analyze("我再考虑一下吧").sentiment > -0.3
 
 
+RENEWING = (  # staying customers: written apart from the corpus rows (docs/nlu.md, 4 Dec evening)
+    "明年还接着用你们家的", "我们续约，账号还是那么多", "到期就续吧，老样子",
+    "续费续费，我们肯定还用",
+    "用得挺顺手的，合同到期了再续两年", "今年的合同我们照常续", "我们老板说了，明年继续合作",
+    "下一年度还是用你们这套", "续约流程发我一下，我们准备续了", "还按去年的数量续",
+    "我们打算再续一年，价格能不能跟去年一样", "不换了，还用你们的，续吧",
+    "合同明年三月到期，到时候肯定续",
+)
+LEAVING = (
+    "明年就不续了", "到期了我们不打算再用", "合同到期就停了吧", "我们明年换别家了",
+    "续约就算了，老板决定换飞书", "不想续了，账号到期就关掉", "下一年度不用你们这套了",
+    "去年续了今年不续了", "我们要把剩下的钱退了",
+)
+
+
+def test_renewing_is_not_leaving(nlu: Nlu) -> None:
+    # the 4 Dec afternoon model read 5 of the 13 renewals as churn_signal (most at -0.9
+    # sentiment), which sent staying customers to retention; the evening model reads 3
+    leaving = [t for t in RENEWING if nlu.analyze(t).intent.label == "churn_signal"]
+    assert len(leaving) <= 3, leaving
+    assert all(nlu.analyze(t).intent.label == "churn_signal" for t in LEAVING)
+
+
 def test_wrong_or_missing_model_file_is_an_nlu_error(tmp_path) -> None:
     with pytest.raises(NluError):
         OnnxIntentClassifier(SENTIMENT_MODEL)
