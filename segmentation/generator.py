@@ -234,10 +234,19 @@ def _integration(s: _Script) -> str:
 
 def _expand(s: _Script) -> str:
     s.maybe(0.3, "greet")
-    s.maybe(0.3, "ask_invoice")
+    s.maybe(0.3, s.rng.choice(("ask_invoice", "renew")))
     s.say("expand")
     s.maybe(0.4, s.rng.choice(("seats", "ask_price", "purchase", "hesitation")))
     return s.rng.choice(("existing_happy", "existing_big"))
+
+
+def _renew(s: _Script) -> str:
+    """An existing customer renewing on the same terms: routine business, medium."""
+    s.maybe(0.3, "greet")
+    s.maybe(0.25, s.rng.choice(("ask_invoice", "ask_price")))
+    s.say("renew")
+    s.maybe(0.4, s.rng.choice(("ask_price", "ask_invoice", "ask_feature", "filler", "hesitation")))
+    return s.rng.choice(("existing_happy", "existing_happy", "existing_big"))
 
 
 def _interest(s: _Script) -> str:
@@ -300,6 +309,7 @@ STORIES: dict[str, tuple[float, Callable[[_Script], str]]] = {
     "customisation": (0.07, _customisation),
     "integration": (0.06, _integration),
     "expand": (0.06, _expand),
+    "renew": (0.05, _renew),
     "interest": (0.17, _interest),
     "routine": (0.12, _routine),
     "refusal": (0.17, _refusal),

@@ -18,7 +18,8 @@ mistakes. In order of precedence:
 4. **churn_risk** — an existing customer whose complaints on record plus complaints in this
    call reach three ("repeated complaints"), without a large-value signal.
 5. **medium** — everything else: genuine interest (prices, features, trials, small budgets
-   or teams of three or more), an existing customer's routine question, hesitation
+   or teams of three or more), an existing customer's routine question or a renewal on the
+   same terms ("合同快到期了，我们续一年": renewing, not renewing bigger), hesitation
    ("我再考虑一下" is medium, not low), a request for a human, or a caller who has not said
    anything telling yet.
 
@@ -36,7 +37,7 @@ from tierline.segmentation.state import HIGH_BUDGET_CNY, HIGH_SEATS
 POSITIVE = frozenset({
     "ask_price", "ask_feature", "ask_trial", "ask_invoice", "tech_problem", "integration_q",
     "purchase", "budget", "seats", "customization", "expand", "hesitation",
-    "integration_buy",
+    "integration_buy", "renew",
 })
 """Acts that show interest (and cancel an earlier refusal)."""
 NEGATIVE = frozenset({"refusal", "wrong_number", "personal", "too_expensive"})

@@ -22,8 +22,11 @@ from tierline.segmentation.features import CustomerProfile
 from tierline.segmentation.state import FEATURE_NAMES, GROUPS, EvidenceState, crm_vector
 
 MIN_CONTRIBUTION = 0.25
-"""Log-odds a group must add to the chosen tier to be named (the strongest positive group is
-named anyway when none reaches it)."""
+"""Log-odds a group must add to the chosen tier to be named. When none reaches it, the
+strongest positive group is named anyway, with every group adding at least
+:data:`WEAK_SHARE` of what it adds (weak evidence is still evidence, and one of two comparable
+groups alone would misstate why)."""
+WEAK_SHARE = 0.5
 TOP = 3
 
 _NEUTRAL = EvidenceState().vector(crm_vector(CustomerProfile()))
@@ -162,7 +165,7 @@ def explain(log_probs: np.ndarray, groups: list[str], label_index: int,
     ranked = sorted(zip(gains, groups, strict=True), key=lambda g: -g[0])
     strong = [g for g in ranked if g[0] >= MIN_CONTRIBUTION]
     if not strong and ranked and ranked[0][0] > 0:
-        strong = ranked[:1]
+        strong = [g for g in ranked if g[0] >= WEAK_SHARE * ranked[0][0]]
     words = [_phrase(g, state, customer) for _, g in strong[:TOP]]
     if not words:
         words = ["no strong signal yet" if state.turns else "CRM record only"]

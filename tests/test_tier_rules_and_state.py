@@ -33,6 +33,9 @@ def acts(*kinds: str, **kw) -> list[Act]:
     (acts("integration_q", "purchase"), False, 0, "high"),
     (acts("integration_q"), False, 0, "medium"),
     (acts("expand"), True, 0, "high"),
+    (acts("renew"), True, 0, "medium"),  # renewing on the same terms is not renewing bigger
+    (acts("renew", "expand"), True, 0, "high"),
+    (acts("refusal", "renew"), True, 0, "medium"),
     (acts("customization", "customization", "customization"), False, 0, "high"),
     (acts("customization", "customization"), False, 0, "medium"),
     (acts("ask_price", "hesitation"), False, 0, "medium"),
