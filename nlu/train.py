@@ -18,9 +18,10 @@ same seed, thread count and data give the same models.
    the train split, and real out-of-domain queries (SMP2017, CrossWOZ) as ``other``. For each
    member the epoch with the best mean dev macro-F1 (clean and noisy) is kept.
 3. Sentiment model: fine-tuned from the encoder on the ChineseNlpCorpus reviews (pos/neg), our
-   hand-labelled caller utterances (neg/neu/pos), in-domain neutral questions, complaints and
-   churn signals (negative) from the intent corpus, and out-of-domain queries as neutral
-   (only where the corpus rows leave room: with the current corpus none; docs/nlu.md).
+   hand-labelled caller utterances (neg/neu/pos), in-domain neutral questions and asides,
+   complaints and churn signals (negative) from the intent corpus, and out-of-domain queries
+   as neutral (only where the corpus rows leave room: with the current corpus none;
+   docs/nlu.md).
    Score = ``P(pos) - P(neg)``.
 
 torch and transformers come from the ``train`` extra and are imported inside :func:`run`.
@@ -61,8 +62,12 @@ __all__ = ["ModelConfig", "add_arguments", "run"]
 
 NEUTRAL_INTENTS = ("price_inquiry", "product_question", "payment_invoice", "trial_request",
                    "tech_integration", "customization", "bulk_purchase", "purchase_intent",
-                   "hesitation")
-"""Intents whose utterances count as neutral sentiment (when the lexicon finds no polarity)."""
+                   "hesitation", "other")
+"""Intents whose utterances count as neutral sentiment (when the lexicon finds no polarity).
+
+``other`` holds the caller's asides and answers to the bot's questions ("我是负责人，我说了算",
+"嗯，明白", "拿本子记"); without it the model read some of them as angry as a complaint (-0.9),
+and which ones moved from one retrain to the next."""
 NEGATIVE_INTENTS = ("complaint", "churn_signal")
 """Intents whose utterances count as negative sentiment: a complaint, or a customer leaving.
 
