@@ -65,7 +65,7 @@ def chinese_number(n: int, rng: random.Random | None = None) -> str:
 
 _BUDGETS_WAN = (2, 3, 5, 8, 10, 15, 20, 25, 30, 40, 45, 48, 50, 55, 60, 80, 100, 120, 150,
                 200, 300, 500, 800, 1000, 3000, 15000)
-_SEATS = (1, 3, 5, 8, 10, 15, 20, 30, 40, 50, 60, 80, 90, 99, 100, 120, 150, 200, 300, 500,
+_SEATS = (1, 2, 3, 4, 5, 8, 10, 15, 20, 30, 40, 50, 60, 80, 90, 99, 100, 120, 150, 200, 300, 500,
           800, 1000, 2000, 5000)
 
 
@@ -84,7 +84,8 @@ def say_budget(wan: int, rng: random.Random) -> str:
 
 
 def say_count(n: int, rng: random.Random) -> str:
-    return rng.choice([str(n), chinese_number(n, rng)])
+    """A count of people/stores as a caller would say it (2 is 两 before a measure word)."""
+    return rng.choice([str(n), "两" if n == 2 else chinese_number(n, rng)])
 
 
 @dataclass(frozen=True)

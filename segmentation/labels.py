@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tierline.segmentation.state import HIGH_BUDGET_CNY, HIGH_SEATS
+from tierline.segmentation.state import HIGH_BUDGET_CNY, HIGH_SEATS, TRIVIAL_SEATS
 
 POSITIVE = frozenset({
     "ask_price", "ask_feature", "ask_trial", "ask_invoice", "tech_problem", "integration_q",
@@ -42,8 +42,6 @@ POSITIVE = frozenset({
 """Acts that show interest (and cancel an earlier refusal)."""
 NEGATIVE = frozenset({"refusal", "wrong_number", "personal", "too_expensive"})
 """Acts of refusal (low)."""
-TRIVIAL_SEATS = 2
-"""A stated team of at most this many users is personal/trivial use (ARCHITECTURE.md: low)."""
 NEUTRAL = frozenset({"greet", "filler", "request_human", "complaint", "angry", "churn"})
 ACTS = POSITIVE | NEGATIVE | NEUTRAL
 BUYING = frozenset({"purchase", "integration_buy", "expand"})

@@ -101,6 +101,8 @@ def _phrase(group: str, state: EvidenceState, customer: CustomerProfile) -> str:
         "budget": lambda: f"budget {state.budget:,.0f} CNY",
         "seats": lambda: f"{state.seats:,} seats/users",
         "buying": lambda: "wants to buy" + (" in bulk" if n("bulk_purchase") else ""),
+        "expansion": lambda: "wants more users, stores, modules or a higher edition",
+        "renewing": lambda: "talked about renewing",
         "integration": lambda: "asked about system integration",
         "customization": lambda: f"asked about customisation {_times(n('customization', 1))}",
         "interest": lambda: _interest_words(state),

@@ -21,7 +21,8 @@ class TurnEvidence:
         emotion: Emotion label of the turn (neutral, angry, hesitant, positive).
         arousal: Voice/word arousal in [0, 1].
         competitor: Competitor named in the turn.
-        text: What the caller said (used by the optional LLM scorer only).
+        text: What the caller said (read for expansion/renewal words, and by the optional
+            LLM scorer).
     """
 
     intent_scores: dict[str, float] = field(default_factory=dict)

@@ -26,9 +26,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from tierline.segmentation.features import CustomerProfile
-from tierline.segmentation.labels import TRIVIAL_SEATS
 from tierline.segmentation.records import TIERS, TierUpdate, TurnEvidence
-from tierline.segmentation.state import HIGH_BUDGET_CNY, HIGH_SEATS
+from tierline.segmentation.state import HIGH_BUDGET_CNY, HIGH_SEATS, TRIVIAL_SEATS
 
 INTENT_DECAY = 0.6
 HYSTERESIS = 0.15

@@ -6,7 +6,9 @@ renders, together with the caller's CRM record, a vector laid out as :data:`FEAT
 - text evidence: the latest turn's intent distribution, an exponentially decayed sum of the
   intent distributions (``DECAY`` per turn, so recent turns weigh most), and per intent the
   number of turns where it was said (probability >= ``SAID``); the largest budget and seat
-  count heard so far (log scale and the ARCHITECTURE.md thresholds 500,000 CNY / 100 seats),
+  count heard so far (log scale, the ARCHITECTURE.md thresholds 500,000 CNY / 100 seats, and
+  whether the count is trivial use: at most :data:`TRIVIAL_SEATS` users), whether the caller
+  asked for more than they have or talked about renewing (:mod:`tierline.segmentation.cues`),
   whether a competitor was named, word sentiment and anger;
 - voice evidence: emotion label counts and arousal (from the voice stage when present);
 - CRM: the eight behaviour features (log scale for counts and money), an existing-customer
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tierline.nlu.vocab import INTENTS
+from tierline.segmentation.cues import says_expansion, says_renewal
 from tierline.segmentation.features import CRM_FEATURES, CustomerProfile
 from tierline.segmentation.records import TurnEvidence
 
@@ -33,6 +36,8 @@ SAID = 0.35
 """An intent counts as said in a turn when its probability is at least this."""
 HIGH_BUDGET_CNY = 500_000
 HIGH_SEATS = 100
+TRIVIAL_SEATS = 2
+"""A stated team of at most this many users is personal/trivial use (ARCHITECTURE.md: low)."""
 COUNT_CAP = 5
 
 _TEXT = (
@@ -40,8 +45,8 @@ _TEXT = (
     + [f"decayed:{i}" for i in INTENTS]
     + [f"count:{i}" for i in INTENTS]
     + ["has_budget", "log_budget", "budget_high", "has_seats", "log_seats", "seats_high",
-       "competitor", "sentiment_last", "sentiment_min", "sentiment_mean", "anger_max",
-       "anger_last", "turns"]
+       "seats_trivial", "expansion_said", "renewal_said", "competitor", "sentiment_last",
+       "sentiment_min", "sentiment_mean", "anger_max", "anger_last", "turns"]
 )
 _VOICE = ["angry_turns", "hesitant_turns", "positive_turns", "arousal_max", "arousal_last",
           "angry_last"]
@@ -63,8 +68,10 @@ def _cols(*prefixes: str, intents: tuple[str, ...] = ()) -> tuple[int, ...]:
 
 GROUPS: dict[str, tuple[int, ...]] = {
     "budget": _cols("has_budget", "log_budget", "budget_high"),
-    "seats": _cols("has_seats", "log_seats", "seats_high"),
+    "seats": _cols("has_seats", "log_seats", "seats_high", "seats_trivial"),
     "buying": _cols(intents=("purchase_intent", "bulk_purchase")),
+    "expansion": _cols("expansion_said"),
+    "renewing": _cols("renewal_said"),
     "integration": _cols(intents=("tech_integration",)),
     "customization": _cols(intents=("customization",)),
     "interest": _cols(intents=("price_inquiry", "product_question", "trial_request")),
@@ -113,6 +120,8 @@ class EvidenceState:
         budget: Largest budget heard, CNY.
         seats: Largest seat/user/store count heard.
         competitor: Last competitor named.
+        expansion: The caller asked for more users, stores, modules or a higher edition.
+        renewing: The caller talked about renewing.
         counts: Turns per intent where it was said.
     """
 
@@ -120,6 +129,8 @@ class EvidenceState:
     budget: float | None = None
     seats: int | None = None
     competitor: str | None = None
+    expansion: bool = False
+    renewing: bool = False
     counts: dict[str, int] = field(default_factory=dict)
     _last: np.ndarray = field(default_factory=lambda: np.zeros(len(INTENTS), np.float32))
     _decayed: np.ndarray = field(default_factory=lambda: np.zeros(len(INTENTS), np.float32))
@@ -148,6 +159,8 @@ class EvidenceState:
             self.seats = max(self.seats or 0, int(ev.seats))
         if ev.competitor:
             self.competitor = ev.competitor
+        self.expansion = self.expansion or says_expansion(ev.text)
+        self.renewing = self.renewing or says_renewal(ev.text)
         self._sent_last = ev.sentiment
         self._sent_min = min(self._sent_min, ev.sentiment) if self.turns > 1 else ev.sentiment
         self._sent_sum += ev.sentiment
@@ -177,6 +190,7 @@ class EvidenceState:
         head = [
             float(budget > 0), math.log10(1 + budget), float(budget >= HIGH_BUDGET_CNY),
             float(seats > 0), math.log10(1 + seats), float(seats >= HIGH_SEATS),
+            float(0 < seats <= TRIVIAL_SEATS), float(self.expansion), float(self.renewing),
             float(self.competitor is not None), self._sent_last, self._sent_min,
             self._sent_sum / n, self._anger_max, self._anger_last, min(self.turns, 10) / 10,
         ]

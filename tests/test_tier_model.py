@@ -73,6 +73,24 @@ def test_same_words_from_a_prospect_are_not_churn(gen):
         assert update.label != "churn_risk" and update.scores["churn_risk"] < 1e-3
 
 
+def test_renewing_is_medium_and_growing_is_high(gen):
+    # the NLU reads both as purchase_intent; the expansion/renewal words tell them apart
+    # (segmentation/cues.py), else the tier depended on the training seed (docs/tiering.md)
+    customer = parse_customer({"contract_value": 80000, "renewal_rate": 0.8})
+    hello = "你好，我是你们的老客户"
+    assert run([hello, "合同快到期了"], gen, customer)[-1].label == "medium"
+    grows = run([hello, "明年续约的时候我们要多开五十个号"], gen, customer)[-1]
+    assert grows.label == "high"
+    assert any("more users" in r for r in grows.reasons)
+
+
+@pytest.mark.parametrize("opening", ["你好，我想了解一下你们的系统", "你们这个系统怎么收费？"])
+def test_two_person_team_is_low(opening, gen):
+    # personal/trivial use (ARCHITECTURE.md): at most TRIVIAL_SEATS users, its own column
+    update = run([opening, "目前就我和一个助理"], gen)[-1]
+    assert update.label == "low" and update.scores["low"] >= 0.7
+
+
 def test_reasons_name_the_evidence(gen):
     updates = run(["你们能定制吗？", "审批流程需要定制。", "报表也要定制，能做我们就签。"], gen)
     assert updates[-1].label == "high"

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tierline.segmentation.cues import says_expansion, says_renewal
 from tierline.segmentation.errors import TierDataError
 from tierline.segmentation.generator import DialogGenerator, chinese_number
 from tierline.segmentation.labels import Act, label_of
@@ -79,6 +80,15 @@ def test_evidence_persists_and_decays():
     assert v[INDEX["count:price_inquiry"]] == 1
     assert v[INDEX["decayed:hesitation"]] > v[INDEX["decayed:price_inquiry"]]
     assert v[INDEX["last:price_inquiry"]] == 0
+
+
+@pytest.mark.parametrize(("seats", "trivial"), [(None, 0), (1, 1), (2, 1), (3, 0), (30, 0)])
+def test_trivial_team_is_its_own_column(seats, trivial):
+    # the label rule's boundary (TRIVIAL_SEATS) is a column, as the 100-seat one is, so the
+    # model need not learn from log_seats alone where 2 users end and 3 begin
+    state = EvidenceState()
+    state.add(TurnEvidence({"other": 1.0}, seats=seats))
+    assert state.text_vector()[INDEX["seats_trivial"]] == trivial
 
 
 def test_groups_cover_valid_columns():
@@ -158,3 +168,22 @@ def test_shipped_sample_files_line_up():
                      SAMPLES / "train_labels.csv")
     counts = np.bincount([TIERS.index(r.label) for r in rows], minlength=4)
     assert len(rows) >= 40 and counts.min() >= 10
+
+
+@pytest.mark.parametrize(("text", "expansion", "renewal"), [
+    ("我们想再加二十个坐席", True, False),
+    ("下半年华东分公司也要上", True, False),
+    ("续费的时候顺便升级成旗舰版", True, True),
+    ("到期以后还是按原来的续", False, True),
+    ("你们的价格多少？", False, False),
+])
+def test_expansion_and_renewal_words(text, expansion, renewal):
+    assert says_expansion(text) is expansion and says_renewal(text) is renewal
+
+
+def test_expansion_and_renewal_persist_over_the_call():
+    state = EvidenceState()
+    state.add(TurnEvidence({"purchase_intent": 1.0}, text="合同快到期了，续一年"))
+    state.add(TurnEvidence({"other": 1.0}, text="嗯"))
+    v = state.text_vector()
+    assert v[INDEX["renewal_said"]] == 1 and v[INDEX["expansion_said"]] == 0

@@ -52,7 +52,7 @@ def evidence_from_nlu(result: NluResult) -> TurnEvidence:
     return TurnEvidence(
         intent_scores=dict(result.scores), budget_cny=result.entities.budget_cny,
         seats=result.entities.seats, sentiment=result.sentiment, anger=result.anger,
-        competitor=result.entities.competitor)
+        competitor=result.entities.competitor, text=result.text)
 
 
 class ScorerProbe:
