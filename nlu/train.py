@@ -9,14 +9,16 @@ same seed, thread count and data give the same models.
 
 1. Pre-training: one shared encoder learns masked-unit prediction on the train parts of all
    text (reviews, SMP2017, CrossWOZ, our corpus).
-2. Intent model: three members in one ONNX graph: a transformer fine-tuned from the
-   pre-trained encoder, one trained from scratch, and a linear bag of units, bigrams and sounds
+2. Intent model: four members in one ONNX graph: a transformer fine-tuned from the
+   pre-trained encoder, one trained from scratch, a linear bag of units, bigrams and sounds
    (fastText-style; it carries over to garbled ASR text better than the transformers, as the
-   TF-IDF baseline showed). The transformers' mean and the bag are mixed with the weight that
-   scores best on dev. Data: the train split of our corpus, fresh augmented
-   variants of it every epoch (:mod:`tierline.nlu.augment`), the usable noisy-ASR copies of
-   the train split, and real out-of-domain queries (SMP2017, CrossWOZ) as ``other``. For each
-   member the epoch with the best mean dev macro-F1 (clean and noisy) is kept.
+   TF-IDF baseline showed) and a linear bag of sounds alone (single, pairs, triples: blind to
+   the homophones Whisper writes). The transformers' mean and the two bags are mixed with the
+   weights that score best on dev without costing clean text. Data: the train split of our
+   corpus, fresh augmented variants of it every epoch (:mod:`tierline.nlu.augment`), the
+   usable noisy-ASR copies of the train split, and real out-of-domain queries (SMP2017,
+   CrossWOZ) as ``other``. For each member the epoch with the best mean dev macro-F1 (clean
+   and noisy) is kept.
 3. Sentiment model: fine-tuned from the encoder on the ChineseNlpCorpus reviews (pos/neg), our
    hand-labelled caller utterances (neg/neu/pos), in-domain neutral questions and asides,
    complaints and churn signals (negative) from the intent corpus, and out-of-domain queries
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import random
 import sys
 import time
@@ -116,6 +119,15 @@ labelled rows (it was a fixed 400 when an epoch held ~8,400 rows: with 1,037 mor
 a fixed count halved the share, and false alarms on held-out public queries doubled)."""
 BAG_WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 """Candidate weights of the bag member in the intent ensemble (chosen on dev)."""
+SOUND_BAG_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+"""Candidate weights of the sound bag member (chosen on dev together with the bag's)."""
+CLEAN_GUARD = 0.005
+"""Largest drop in clean dev macro-F1 that a pair of bag weights may cost against the best
+pair without the sound bag (the noisy copies must not be bought with clean text)."""
+MAX_BAG_SHARE = 0.8
+"""Largest combined weight of the two bags (the transformers keep at least the rest)."""
+SOUND_GRAM_BUCKETS = (32768, 65536)
+"""Hash table sizes of the sound bag's sound pairs and sound triples."""
 SMOKE = {"hidden": 32, "layers": 1, "heads": 2, "ffn": 64, "bigram_buckets": 512,
          "sound_buckets": 128}
 
@@ -308,40 +320,54 @@ def train_intent(cfg: ModelConfig, vocab: CharVocab, encoder: dict | None, pool:
     members, histories = [], []
     for k, start in enumerate((encoder, None)):
         how = "from the pre-trained encoder" if start is not None else "from scratch"
-        log(f"intent member {k + 1}/3: transformer {how}")
+        log(f"intent member {k + 1}/4: transformer {how}")
         model, history = fit(cfg, vocab, INTENTS, epoch_data, dev, select, seed + k, log,
                              "other", encoder=start)
         members.append(model)
         histories.append({"kind": "transformer", "pretrained": start is not None, **history})
-    log("intent member 3/3: bag of units, bigrams and sounds")
+    log("intent member 3/4: bag of units, bigrams and sounds")
     bag_cfg = replace(cfg, **{**BAG_CONFIG, **({"epochs": cfg.epochs} if smoke else {})})
     bag, history = fit(bag_cfg, vocab, INTENTS, epoch_data, dev, select, seed + 2, log, "other",
                        model=build_bag(cfg, len(vocab), len(INTENTS)))
     members.append(bag)
     histories.append({"kind": "bag", **history})
-    weight, by_weight = _bag_weight(members, vocab, cfg, dev)
-    log("bag weight on dev " + "  ".join(f"{w}: {v:.3f}" for w, v in by_weight.items())
-        + f"  → {weight}")
-    model = _ensemble(members, _member_weights(weight))
+    log("intent member 4/4: sound bag (sounds, sound pairs and triples; no characters)")
+    sound_bag, history = fit(bag_cfg, vocab, INTENTS, epoch_data, dev, select, seed + 3, log,
+                             "other", model=build_sound_bag(cfg, len(INTENTS)))
+    members.append(sound_bag)
+    histories.append({"kind": "sound_bag", **history})
+    weights, by_weights = _bag_weights(members, vocab, cfg, dev)
+    top = sorted(by_weights.items(), key=lambda kv: -kv[1][0])[:5]
+    log("bag weights (bag, sound bag) on dev, best mean (clean): "
+        + "  ".join(f"{w} {v[0]:.3f} ({v[1]:.3f})" for w, v in top)
+        + f"  → {weights} {by_weights[weights][0]:.3f} ({by_weights[weights][1]:.3f})")
+    model = _ensemble(members, _member_weights(*weights))
     scores = _dev_scores(model, vocab, cfg, dev, INTENTS, "other", _intent_dev_scores)
     log("intent ensemble dev " + "  ".join(f"{k} {v:.3f}" for k, v in scores.items()))
     info = {"seed": seed, "config": asdict(cfg), "bag_config": asdict(bag_cfg),
-            "members": histories, "bag_weight": weight,
+            "members": histories, "bag_weight": weights[0], "sound_bag_weight": weights[1],
             "train_rows": len(train), "noisy_rows": len(noisy), "ood_rows": len(ood_train),
             "dev": {k: round(v, 4) for k, v in scores.items()}}
     export(model, vocab, INTENTS, cfg, "intent", info, path, log)
     return path, "dev macro-F1 " + "  ".join(f"{k} {v:.3f}" for k, v in scores.items())
 
 
-def _member_weights(bag_weight: float) -> list[float]:
-    """Ensemble weights of (pre-trained transformer, transformer from scratch, bag): the bag
-    gets ``bag_weight`` and the transformers share the rest."""
-    return [(1 - bag_weight) / 2, (1 - bag_weight) / 2, bag_weight]
+def _member_weights(bag_weight: float, sound_weight: float = 0.0) -> list[float]:
+    """Ensemble weights of (pre-trained transformer, transformer from scratch, bag, sound
+    bag): the bags get their weights and the transformers share the rest."""
+    rest = (1 - bag_weight - sound_weight) / 2
+    return [rest, rest, bag_weight, sound_weight]
 
 
-def _bag_weight(members, vocab: CharVocab, cfg: ModelConfig,
-                dev: dict[str, list[Example]]) -> tuple[float, dict[float, float]]:
-    """The bag member's weight with the best mean dev macro-F1 (ties: the smaller weight)."""
+def _bag_weights(members, vocab: CharVocab, cfg: ModelConfig, dev: dict[str, list[Example]]
+                 ) -> tuple[tuple[float, float], dict[tuple[float, float], tuple[float, float]]]:
+    """The (bag, sound bag) weights with the best mean dev macro-F1 over the clean text and
+    the noisy copies, among the pairs whose clean dev macro-F1 stays within
+    :data:`CLEAN_GUARD` of the best pair without the sound bag (ties: smaller weights).
+
+    Returns:
+        The chosen pair, and every pair's (mean, clean) dev macro-F1.
+    """
     import torch
 
     encode = _Encoder(vocab, cfg)
@@ -351,16 +377,23 @@ def _bag_weight(members, vocab: CharVocab, cfg: ModelConfig,
             rows[k] = [encode(e.text) for e in examples]
             batch = _tensor(rows[k], torch)
             probs[k] = [m.eval()(*batch).logits.softmax(-1) for m in members]
-    by_weight = {}
-    for w in BAG_WEIGHTS:
-        total = 0.0
-        for k, examples in dev.items():
-            p = sum(mw * mp for mw, mp in zip(_member_weights(w), probs[k], strict=True))
-            pred = _decide(rows[k], p.argmax(-1).tolist(), INTENTS, "other")
-            total += score([e.label for e in examples], pred).macro_f1
-        by_weight[w] = total / len(dev)
-    best = max(BAG_WEIGHTS, key=lambda w: (round(by_weight[w], 6), -w))
-    return best, {w: round(v, 4) for w, v in by_weight.items()}
+    by_weights: dict[tuple[float, float], tuple[float, float]] = {}
+    for wb in BAG_WEIGHTS:
+        for ws in SOUND_BAG_WEIGHTS:
+            if wb + ws > MAX_BAG_SHARE + 1e-9:
+                continue
+            f1 = {}
+            for k, examples in dev.items():
+                p = sum(mw * mp for mw, mp in zip(_member_weights(wb, ws), probs[k],
+                                                  strict=True))
+                pred = _decide(rows[k], p.argmax(-1).tolist(), INTENTS, "other")
+                f1[k] = score([e.label for e in examples], pred).macro_f1
+            by_weights[(wb, ws)] = (round(sum(f1.values()) / len(f1), 6), round(f1["clean"], 6))
+    no_sound = max((w for w in by_weights if w[1] == 0), key=lambda w: (by_weights[w][0], -w[0]))
+    floor = by_weights[no_sound][1] - CLEAN_GUARD
+    allowed = [w for w in by_weights if by_weights[w][1] >= floor - 1e-9]
+    best = max(allowed, key=lambda w: (by_weights[w][0], -w[1], -w[0]))
+    return best, {w: (round(v[0], 4), round(v[1], 4)) for w, v in by_weights.items()}
 
 
 def _ensemble_class():
@@ -527,6 +560,16 @@ def build_model(cfg: ModelConfig, vocab_size: int, num_labels: int,
     return model
 
 
+def _class_table(n: int, num_labels: int):
+    """A zero-initialised table of one weight per class for each of ``n`` features (id 0 is
+    padding and stays zero): the feature weights of a linear bag member."""
+    import torch
+
+    emb = torch.nn.Embedding(max(1, n), num_labels, padding_idx=0)
+    torch.nn.init.zeros_(emb.weight)
+    return emb
+
+
 def build_bag(cfg: ModelConfig, vocab_size: int, num_labels: int):
     """A linear classifier over the bag of units, hashed bigrams and hashed sounds.
 
@@ -538,17 +581,12 @@ def build_bag(cfg: ModelConfig, vocab_size: int, num_labels: int):
     import torch
     from transformers.modeling_outputs import SequenceClassifierOutput
 
-    def table(n: int):
-        emb = torch.nn.Embedding(max(1, n), num_labels, padding_idx=0)
-        torch.nn.init.zeros_(emb.weight)
-        return emb
-
     class BagOfUnits(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.unit = table(vocab_size)
-            self.bigram = table(cfg.bigram_buckets)
-            self.sound = table(cfg.sound_buckets)
+            self.unit = _class_table(vocab_size, num_labels)
+            self.bigram = _class_table(cfg.bigram_buckets, num_labels)
+            self.sound = _class_table(cfg.sound_buckets, num_labels)
             self.bias = torch.nn.Parameter(torch.zeros(num_labels))
 
         def forward(self, input_ids, bigram_ids, sound_ids, attention_mask, labels=None):
@@ -563,6 +601,47 @@ def build_bag(cfg: ModelConfig, vocab_size: int, num_labels: int):
                 logits=(feats * mask).sum(1) / length.sqrt() + self.bias)
 
     return BagOfUnits()
+
+
+def build_sound_bag(cfg: ModelConfig, num_labels: int):
+    """A linear classifier over folded sounds only: single sounds, pairs and triples.
+
+    It never reads the characters, so a homophone Whisper writes over a phone line (钉钉 →
+    定定, 特贵 → 特规) gives it the same input as the word that was said; pairs and triples
+    stand in for words (jia ge, xu fei, bu xu yao). The pairs and triples are hashed inside the
+    graph from ``sound_ids``, so the runtime feeds what it feeds every member. Logits are the
+    feature weights summed over the turn and divided by the square root of the feature count.
+    """
+    import torch
+    import torch.nn.functional as F
+    from transformers.modeling_outputs import SequenceClassifierOutput
+
+    pair_buckets, triple_buckets = SOUND_GRAM_BUCKETS
+    prime = 2053  # above any sound id (< sound_buckets ≤ 2048)
+
+    class SoundBag(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.single = _class_table(cfg.sound_buckets, num_labels)
+            self.pair = _class_table(pair_buckets, num_labels)
+            self.triple = _class_table(triple_buckets, num_labels)
+            self.bias = torch.nn.Parameter(torch.zeros(num_labels))
+
+        def forward(self, input_ids, bigram_ids, sound_ids, attention_mask, labels=None):
+            s = sound_ids * attention_mask
+            nxt = F.pad(s[:, 1:], (0, 1))
+            nxt2 = F.pad(s[:, 2:], (0, 2))
+            has1 = (s > 0).long()
+            has2 = has1 * (nxt > 0).long()
+            has3 = has2 * (nxt2 > 0).long()
+            pair = ((s * prime + nxt) % (pair_buckets - 1) + 1) * has2
+            triple = (((s * prime + nxt) * prime + nxt2) % (triple_buckets - 1) + 1) * has3
+            total = (self.single(s).sum(1) + self.pair(pair).sum(1)
+                     + self.triple(triple).sum(1))
+            count = (has1.sum(1) + has2.sum(1) + has3.sum(1)).clamp(min=1).to(total.dtype)
+            return SequenceClassifierOutput(logits=total / count.sqrt()[:, None] + self.bias)
+
+    return SoundBag()
 
 
 def pretrain(cfg: ModelConfig, vocab: CharVocab, texts: Sequence[str], seed: int,
@@ -811,7 +890,12 @@ def export(model, vocab: CharVocab, labels: Sequence[str], cfg: ModelConfig, kin
                           input_names=names,
                           output_names=["logits"], dynamic_axes={**axes, "logits": {0: "batch"}},
                           opset_version=17, dynamo=False)
-        quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
+        quiet = logging.getLogger().level
+        logging.getLogger().setLevel(logging.ERROR)  # int64 hashing in the sound bag: not weights
+        try:
+            quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
+        finally:
+            logging.getLogger().setLevel(quiet)
         proto = onnx.load(str(int8))
         unused = {n for n, b in (("bigram_ids", cfg.bigram_buckets),
                                  ("sound_ids", cfg.sound_buckets)) if not b}
