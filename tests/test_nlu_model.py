@@ -38,9 +38,11 @@ def test_nlu_defaults_to_the_trained_models(nlu: Nlu) -> None:
     assert model.max_len >= 32 and model.bigram_buckets > 0 and model.sound_buckets > 0
     assert [i.name for i in model.session.get_inputs()] == [
         "input_ids", "bigram_ids", "sound_ids", "attention_mask"]
-    # pre-trained and from-scratch transformers, and the bag of units with its dev weight
-    assert [m["kind"] for m in model.info["members"]] == ["transformer", "transformer", "bag"]
-    assert 0.0 <= model.info["bag_weight"] < 1.0
+    # pre-trained and from-scratch transformers, the bag of units and the sound bag, with the
+    # bags' dev weights (the transformers keep at least a fifth)
+    assert [m["kind"] for m in model.info["members"]] == [
+        "transformer", "transformer", "bag", "sound_bag"]
+    assert 0.0 <= model.info["bag_weight"] + model.info["sound_bag_weight"] <= 0.8
 
 
 def test_scores_cover_all_intents_and_sum_to_one(nlu: Nlu) -> None:
