@@ -617,7 +617,9 @@ def build_sound_bag(cfg: ModelConfig, num_labels: int):
     from transformers.modeling_outputs import SequenceClassifierOutput
 
     pair_buckets, triple_buckets = SOUND_GRAM_BUCKETS
-    prime = 2053  # above any sound id (< sound_buckets ≤ 2048)
+    # above every sound id while sound_buckets ≤ 2053 (2048 shipped): a pair is unique before
+    # the modulo; a larger table only adds hash collisions
+    prime = 2053
 
     class SoundBag(torch.nn.Module):
         def __init__(self) -> None:
