@@ -28,7 +28,6 @@ speech as silence; such a transcript is decoded again without it
 (:meth:`WhisperASR._transcribe_impl`).
 """
 
-
 _LOOP = re.compile(r"(.{1,4}?)\1{3,}")
 _PUNCT_ONLY = re.compile(r"^[\s\W_]*$")
 _PUNCT = re.compile(r"[\s\W_]+")
@@ -101,8 +100,8 @@ class FakeASR(ASR):
         return Transcript(text, "zh", None, 0.0, dur, 1.0 if text else 0.0, 0.0)
 
 
-def remove_prompt_echo(text: str, prompt: str | None, min_run: int = 6) -> str:
-    """Drop clauses that echo the decoder prompt.
+def echoes_prompt(text: str, prompt: str | None, min_run: int = 6) -> bool:
+    """Whether a transcript has a clause that echoes the decoder prompt.
 
     Whisper sometimes regurgitates its prompt on unclear audio; an echo would inject words
     such as 投诉 or 转人工 the caller never said. A clause is an echo when it repeats a run of
@@ -110,16 +109,15 @@ def remove_prompt_echo(text: str, prompt: str | None, min_run: int = 6) -> str:
     a piece of the prompt, as in "预算、坐席数量、续费".
     """
     if not prompt or not text:
-        return text
+        return False
     grams = {prompt[i : i + min_run] for i in range(len(prompt) - min_run + 1)}
-    clauses = re.split(r"(?<=[。！？!?，,、；;])", text)
 
     def echoed(clause: str) -> bool:
         bare = _PUNCT.sub("", clause)
         return bool(bare) and (bare in prompt or any(
             clause[i : i + min_run] in grams for i in range(len(clause))))
 
-    return "".join(c for c in clauses if not echoed(c))
+    return any(echoed(c) for c in re.split(r"(?<=[。！？!?，,、；;])", text))
 
 
 NO_SPEECH_THRESHOLD = 0.6
@@ -208,7 +206,7 @@ class WhisperASR(ASR):
         cfg = self.config
         text, segments, no_speech = self._decode(audio, cfg.initial_prompt)
         if cfg.initial_prompt and (len(segments) < len(no_speech)
-                                   or remove_prompt_echo(text, cfg.initial_prompt) != text):
+                                   or echoes_prompt(text, cfg.initial_prompt)):
             # With a prompt Whisper may loop on it or echo it ("产品价格、预算产品价格…"), rate
             # real speech as silence (no_speech_prob 0.6-0.8 on clips it reads fine without),
             # or the caller said a piece of it ("转人工"): only a decode without the prompt

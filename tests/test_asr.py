@@ -20,7 +20,7 @@ from tierline.dialects.asr import (
     FakeASR,
     WhisperASR,
     collapse_loops,
-    remove_prompt_echo,
+    echoes_prompt,
 )
 from tierline.dialects.errors import ModelError
 from tierline.dialects.models import resolve_asr_model
@@ -42,11 +42,12 @@ def asr() -> WhisperASR:
 
 # -- guards (no model) ---------------------------------------------------------------------------
 
-def test_prompt_echo_is_removed_but_real_words_stay():
-    assert remove_prompt_echo("预算、坐席数量、续费、", DOMAIN_PROMPT) == ""
-    assert remove_prompt_echo("我们的预算是七十万。", DOMAIN_PROMPT) == "我们的预算是七十万。"
-    assert remove_prompt_echo("客户咨询产品价格。我想买。", DOMAIN_PROMPT) == "我想买。"
-    assert remove_prompt_echo("转人工。", None) == "转人工。"
+def test_prompt_echoes_are_found_but_real_words_are_not():
+    assert echoes_prompt("预算、坐席数量、续费、", DOMAIN_PROMPT)
+    assert not echoes_prompt("我们的预算是七十万。", DOMAIN_PROMPT)
+    assert echoes_prompt("客户咨询产品价格。我想买。", DOMAIN_PROMPT)
+    assert not echoes_prompt("我想买。", DOMAIN_PROMPT)
+    assert not echoes_prompt("转人工。", None)
 
 
 def test_decoder_loops_collapse():
