@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tierline.dialects.records import Transcript
+from tierline.dialects.records import Hypothesis, Transcript
 
 DOMAIN_PROMPT = "客服电话录音。客户咨询产品价格、预算、坐席数量、续费、投诉和转人工。"
 """Optional decoder prompt priming call-centre vocabulary (``--prompt``); off by default.
@@ -45,6 +45,8 @@ class AsrConfig:
         initial_prompt: Decoder prompt (e.g. :data:`DOMAIN_PROMPT`); None (the default)
             disables it. A transcript that echoes it is decoded again without it.
         t2s: Convert Traditional output to Simplified with OpenCC.
+        alternatives: How many readings of the final beam a transcript carries (at most
+            ``beam_size``; 1 keeps the best only). They come from the same decode.
     """
 
     language: str = "zh"
@@ -53,6 +55,7 @@ class AsrConfig:
     cpu_threads: int = 2
     initial_prompt: str | None = None
     t2s: bool = True
+    alternatives: int = 5
 
 
 class ASR:
@@ -143,6 +146,30 @@ def collapse_loops(text: str) -> str:
     return _LOOP.sub(r"\1", text)
 
 
+class _BeamKeeper:
+    """Stands in for faster-whisper's CTranslate2 model so that one decode yields its beam.
+
+    faster-whisper asks a beam search for its best hypothesis only; this proxy asks it for
+    ``n`` and keeps each window's result, so the alternatives cost no second decode. Every
+    other attribute is the model's own.
+    """
+
+    def __init__(self, model, n: int) -> None:
+        self._model = model
+        self.n = n
+        self.results: list = []
+
+    def __getattr__(self, name: str):
+        return getattr(self._model, name)
+
+    def generate(self, *args, **kwargs):
+        if kwargs.get("beam_size", 1) >= self.n > 1:
+            kwargs.setdefault("num_hypotheses", self.n)
+        results = self._model.generate(*args, **kwargs)
+        self.results.extend(results)
+        return results
+
+
 class WhisperASR(ASR):
     """faster-whisper (CTranslate2) recogniser on a local model directory.
 
@@ -164,6 +191,15 @@ class WhisperASR(ASR):
             local_files_only=True,
         )
         self._lock = threading.Lock()
+        self._beam: _BeamKeeper | None = None
+        if min(self.config.alternatives, self.config.beam_size) > 1:
+            from faster_whisper.tokenizer import Tokenizer
+
+            self._beam = _BeamKeeper(self._model.model, min(self.config.alternatives,
+                                                            self.config.beam_size))
+            self._model.model = self._beam
+            self._tokenizer = Tokenizer(self._model.hf_tokenizer, True, task="transcribe",
+                                        language=self.config.language)
         self._t2s = None
         if self.config.t2s:
             import opencc
@@ -174,13 +210,27 @@ class WhisperASR(ASR):
     def language(self) -> str:
         return self.config.language
 
-    def _decode(self, audio: np.ndarray, prompt: str | None) -> tuple[str, list, list[float]]:
-        """One Whisper decode: cleaned text, kept segments, every segment's no-speech score.
+    def _clean(self, text: str) -> str:
+        """Simplified characters, loops collapsed, punctuation-only text emptied."""
+        text = text.strip()
+        if self._t2s is not None:
+            text = self._t2s.convert(text)
+        text = collapse_loops(text)
+        return "" if _PUNCT_ONLY.match(text) else text
 
-        A segment :func:`_hallucinated` drops is missing from the kept ones.
+    def _decode(self, audio: np.ndarray, prompt: str | None
+                ) -> tuple[str, list, list[float], tuple[Hypothesis, ...]]:
+        """One Whisper decode: cleaned text, kept segments, every segment's no-speech score,
+        and the final beam's readings.
+
+        A segment :func:`_hallucinated` drops is missing from the kept ones. The readings are
+        given when the utterance fit one 30 s window and no segment was dropped (otherwise
+        they would hold words the text does not); the first is the text's own.
         """
         cfg = self.config
         with self._lock:  # one CTranslate2 model instance decodes one input at a time
+            if self._beam is not None:
+                self._beam.results.clear()
             segments, _info = self._model.transcribe(
                 audio,
                 language=cfg.language,
@@ -192,26 +242,31 @@ class WhisperASR(ASR):
                 without_timestamps=False,
             )
             segments = list(segments)
+            windows = list(self._beam.results) if self._beam is not None else []
         no_speech = [seg.no_speech_prob for seg in segments]
         segments = [seg for seg in segments if not _hallucinated(seg)]
-        text = "".join(seg.text for seg in segments).strip()
-        if self._t2s is not None:
-            text = self._t2s.convert(text)
-        text = collapse_loops(text)
-        if _PUNCT_ONLY.match(text):
-            text = ""
-        return text, segments, no_speech
+        text = self._clean("".join(seg.text for seg in segments))
+        beam: tuple[Hypothesis, ...] = ()
+        if text and len(windows) == 1 and len(segments) == len(no_speech):
+            # length_penalty 1: CTranslate2's score is the mean token log-probability
+            beam = tuple(Hypothesis(self._clean(self._tokenizer.decode(ids)),
+                                    round(score * len(ids), 4))
+                         for ids, score in zip(windows[0].sequences_ids, windows[0].scores,
+                                               strict=True))
+            if beam[0].text != text:
+                beam = ()
+        return text, segments, no_speech, beam
 
     def _transcribe_impl(self, audio: np.ndarray) -> Transcript:
         cfg = self.config
-        text, segments, no_speech = self._decode(audio, cfg.initial_prompt)
+        text, segments, no_speech, beam = self._decode(audio, cfg.initial_prompt)
         if cfg.initial_prompt and (len(segments) < len(no_speech)
                                    or echoes_prompt(text, cfg.initial_prompt)):
             # With a prompt Whisper may loop on it or echo it ("产品价格、预算产品价格…"), rate
             # real speech as silence (no_speech_prob 0.6-0.8 on clips it reads fine without),
             # or the caller said a piece of it ("转人工"): only a decode without the prompt
             # tells these apart, so a dropped segment or an echo means decoding again.
-            text, segments, no_speech = self._decode(audio, None)
+            text, segments, no_speech, beam = self._decode(audio, None)
         logprobs = [seg.avg_logprob for seg in segments]
         start = segments[0].start if segments else 0.0
         end = segments[-1].end if segments else 0.0
@@ -224,4 +279,5 @@ class WhisperASR(ASR):
             end_s=float(min(end, len(audio) / self.sample_rate)),
             confidence=round(min(1.0, confidence), 4),
             no_speech_prob=float(max(no_speech)) if no_speech else 1.0,
+            alternatives=beam,
         )

@@ -6,6 +6,19 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class Hypothesis:
+    """One reading of an utterance from the decoder's final beam.
+
+    Attributes:
+        text: The reading, cleaned like :attr:`Transcript.text`.
+        logprob: Summed token log-probability of the reading (higher is likelier).
+    """
+
+    text: str
+    logprob: float
+
+
+@dataclass(frozen=True)
 class Transcript:
     """What the recogniser heard in one utterance.
 
@@ -19,6 +32,8 @@ class Transcript:
         no_speech_prob: Whisper's probability that the window holds no speech.
         compute_ms: Wall time the recogniser spent producing this transcript (a cached
             transcript keeps the time of the decode that produced it).
+        alternatives: The final beam's readings, best first (the first is :attr:`text`);
+            empty when the recogniser gives one reading only.
     """
 
     text: str
@@ -29,3 +44,4 @@ class Transcript:
     confidence: float
     no_speech_prob: float = 0.0
     compute_ms: float = 0.0
+    alternatives: tuple[Hypothesis, ...] = ()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import subprocess
 import sys
 from dataclasses import replace
@@ -93,6 +94,18 @@ def test_telephone_band_still_transcribes(asr: WhisperASR):
     t = asr.transcribe(telephone_round_trip(load_audio(path)))
     ref = normalize_text(reference)
     assert edit_distance(ref, normalize_text(t.text)) / len(ref) < 0.5
+
+
+@pytest.mark.model
+def test_the_beam_readings_come_from_the_same_decode(asr: WhisperASR):
+    audio = telephone_round_trip(load_audio(aishell_rows(2)[1][0]))
+    t = asr.transcribe(audio)
+    assert 1 < len(t.alternatives) <= asr.config.beam_size
+    assert t.alternatives[0].text == t.text
+    assert all(math.isfinite(h.logprob) and h.logprob < 0 for h in t.alternatives)
+    best_only = WhisperASR(asr.model_dir, replace(asr.config, alternatives=1))
+    plain = best_only.transcribe(audio)
+    assert (plain.text, plain.alternatives) == (t.text, ())
 
 
 @pytest.mark.model
