@@ -87,18 +87,20 @@ class CallSession:
         return self.on_text(
             transcript.text, utt.start_s, utt.end_s, transcript.language, transcript.dialect,
             asr_ms=asr_ms, detected_at=detected_at, asr_confidence=transcript.confidence,
-            voice=voice,
+            voice=voice, alternatives=tuple((h.text, h.logprob) for h in transcript.alternatives),
         )
 
     def on_text(self, text: str, start_s: float = 0.0, end_s: float = 0.0,
                 language: str = "zh", dialect: str | None = None, asr_ms: float = 0.0,
                 detected_at: float | None = None,
                 asr_confidence: float | None = None,
-                voice: VoiceAffect | None = None) -> TurnRecord:
-        """Decide on one caller turn given as text (``voice``: the turn's vocal affect)."""
+                voice: VoiceAffect | None = None,
+                alternatives: tuple[tuple[str, float], ...] = ()) -> TurnRecord:
+        """Decide on one caller turn given as text (``voice``: the turn's vocal affect;
+        ``alternatives``: the recogniser's other readings, see :meth:`Nlu.analyze`)."""
         detected_at = time.perf_counter() if detected_at is None else detected_at
         t0 = time.perf_counter()
-        nlu = self.models.nlu.analyze(text)
+        nlu = self.models.nlu.analyze(text, alternatives)
         t1 = time.perf_counter()
         scores = nlu.scores
         emotion = fuse_emotion(voice, nlu.sentiment, nlu.anger, scores.get("hesitation", 0.0))

@@ -37,7 +37,8 @@ INSTRUCTIONS = ("You are a polite Mandarin call-centre assistant for a B2B softw
 
 
 def merge_heard(items: list[HeardUtterance]) -> dict[str, Any]:
-    """One turn from the utterances livekit committed together (usually exactly one)."""
+    """One turn from the utterances livekit committed together (usually exactly one; the
+    recogniser's other readings are kept only then, they cannot be joined)."""
     return {
         "text": "".join(i.text for i in items),
         "start_s": items[0].start_s,
@@ -47,6 +48,7 @@ def merge_heard(items: list[HeardUtterance]) -> dict[str, Any]:
         "asr_ms": sum(i.asr_ms for i in items),
         "detected_at": items[-1].detected_at,
         "asr_confidence": sum(i.confidence for i in items) / len(items),
+        "alternatives": items[0].alternatives if len(items) == 1 else (),
     }
 
 

@@ -45,6 +45,7 @@ class HeardUtterance:
         confidence: Recogniser confidence.
         asr_ms: Recognition time, milliseconds.
         utterance: The endpointer's utterance (None for audio from a VAD that is not ours).
+        alternatives: The recogniser's readings as (text, summed log-probability), best first.
     """
 
     start_s: float
@@ -56,6 +57,7 @@ class HeardUtterance:
     confidence: float
     asr_ms: float
     utterance: Utterance | None = None
+    alternatives: tuple[tuple[str, float], ...] = ()
 
 
 class CallLedger:
@@ -85,7 +87,8 @@ class CallLedger:
 
     # -- STT side
     def heard(self, key: str | None, text: str, language: str, dialect: str | None,
-              confidence: float, asr_ms: float, duration_s: float) -> HeardUtterance:
+              confidence: float, asr_ms: float, duration_s: float,
+              alternatives: tuple[tuple[str, float], ...] = ()) -> HeardUtterance:
         """File the transcript of one utterance; empty text settles it at once."""
         found = self._utterances.pop(key, None) if key else None
         utt: Utterance | None = None
@@ -96,7 +99,7 @@ class CallLedger:
             detected_at = time.perf_counter()
             start_s, end_s = 0.0, duration_s
         item = HeardUtterance(start_s, end_s, detected_at, text, language, dialect,
-                              confidence, asr_ms, utt)
+                              confidence, asr_ms, utt, alternatives)
         if text:
             self._heard.append(item)
         elif found is not None:  # our utterance, heard as nothing: nothing will decide it

@@ -1,0 +1,53 @@
+"""Reading the intent from the recogniser's whole beam, not only its best reading."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from tierline.agent.livekit.agent import merge_heard
+from tierline.agent.livekit.ledger import HeardUtterance
+from tierline.nlu.intents import FakeIntentClassifier
+from tierline.nlu.pipeline import Nlu, beam_weights
+from tierline.nlu.sentiment import LexiconSentiment
+
+MISHEARD, SAID = "我很想起预算十万", "我很生气预算十万"
+
+
+@pytest.fixture
+def nlu() -> Nlu:
+    return Nlu(FakeIntentClassifier({SAID: "complaint"}), LexiconSentiment())
+
+
+def test_beam_weights_follow_the_log_probabilities() -> None:
+    w = beam_weights([("a", -3.0), ("b", -4.0), ("c", -9.0)])
+    assert math.isclose(sum(w), 1.0) and w[0] > w[1] > w[2] > 0
+    assert beam_weights([("a", -3.0), ("b", -3.0)]) == [0.5, 0.5]
+    assert beam_weights([("a", float("-inf")), ("b", -1.0)]) == [0.5, 0.5]
+
+
+def test_words_the_best_reading_lost_still_count(nlu: Nlu) -> None:
+    assert nlu.analyze(MISHEARD).intent.label == "other"
+    beam = [(MISHEARD, -5.9), (MISHEARD, -6.7), (SAID, -6.9), (SAID, -7.0), (SAID, -7.2)]
+    result = nlu.analyze(MISHEARD, beam)
+    assert result.intent.label == "complaint"
+    assert math.isclose(sum(result.scores.values()), 1.0, abs_tol=1e-3)
+    assert result.text == MISHEARD and result.entities.budget_cny == 100_000
+
+
+def test_a_far_likelier_best_reading_decides(nlu: Nlu) -> None:
+    beam = [(MISHEARD, -2.0), (SAID, -12.0)]
+    assert nlu.analyze(MISHEARD, beam).intent.label == "other"
+
+
+def test_one_reading_is_the_plain_analysis(nlu: Nlu) -> None:
+    assert nlu.analyze(SAID, [(SAID, -1.0)]) == nlu.analyze(SAID)
+
+
+def test_a_livekit_turn_keeps_the_readings_of_its_one_utterance() -> None:
+    beam = ((MISHEARD, -5.9), (SAID, -6.9))
+    one = HeardUtterance(0.0, 1.0, 0.0, MISHEARD, "zh", None, 0.5, 700.0, None, beam)
+    assert merge_heard([one])["alternatives"] == beam
+    # readings of two utterances cannot be joined: the merged turn reads its text alone
+    assert merge_heard([one, one])["alternatives"] == ()
