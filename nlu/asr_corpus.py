@@ -28,6 +28,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
@@ -42,6 +43,7 @@ from tierline.nlu.data import (
     ASR_COPIES,
     DATA_DIR,
     SPLITS,
+    asr_beams,
     asr_copies,
     load_intents,
     stable_bucket,
@@ -49,6 +51,7 @@ from tierline.nlu.data import (
 from tierline.nlu.errors import NluError
 
 if TYPE_CHECKING:
+    from tierline.dialects.records import Transcript
     from tierline.nlu.neural_tts import KokoroMandarin
 
 VOICE = "cmn-latn-pinyin"
@@ -194,12 +197,13 @@ def _run(args: argparse.Namespace, splits: tuple[str, ...]) -> int:
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp, out.open("a", encoding="utf-8") as fh:
         if new_file:
-            fh.write("text\tasr\n")
+            fh.write("text\tasr\tbeam\n")
         for k, text in enumerate(todo, 1):
             h = stable_bucket("wpm|" + text, 1 << 30)
             audio = render(text, Path(tmp), h)
-            heard = asr.transcribe(phone_line(audio, h)).text if audio.size else ""
-            fh.write(f"{_clean(text)}\t{_clean(heard)}\n")
+            transcript = asr.transcribe(phone_line(audio, h)) if audio.size else None
+            heard = transcript.text if transcript else ""
+            fh.write(f"{_clean(text)}\t{_clean(heard)}\t{_beam_json(transcript)}\n")
             fh.flush()
             if k % 25 == 0 or k == len(todo):
                 rate = (time.perf_counter() - t_start) / k
@@ -208,14 +212,24 @@ def _run(args: argparse.Namespace, splits: tuple[str, ...]) -> int:
     return 0
 
 
+def _beam_json(transcript: Transcript | None) -> str:
+    """The transcript's final-beam readings as the ``beam`` column (JSON, no tabs)."""
+    if transcript is None or not transcript.alternatives:
+        return ""
+    return json.dumps([[_clean(h.text), h.logprob] for h in transcript.alternatives],
+                      ensure_ascii=False)
+
+
 def _sort_like_corpus(path: Path) -> None:
     """Rewrite the transcript file in corpus order (stable diffs)."""
     order = {e.text: i for i, e in enumerate(load_intents())}
     rows = asr_copies(path)
+    beams = {t: json.dumps([list(r) for r in b], ensure_ascii=False)
+             for t, b in asr_beams(path).items()}
     with path.open("w", encoding="utf-8") as fh:
-        fh.write("text\tasr\n")
+        fh.write("text\tasr\tbeam\n")
         for text in sorted(rows, key=lambda t: order.get(t, len(order))):
-            fh.write(f"{text}\t{rows[text]}\n")
+            fh.write(f"{text}\t{rows[text]}\t{beams.get(text, '')}\n")
 
 
 if __name__ == "__main__":

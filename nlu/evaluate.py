@@ -89,6 +89,15 @@ def predict(classifier: IntentClassifier, texts: Sequence[str]) -> list[str]:
     return [_argmax(classifier.classify(normalize(t))) for t in texts]
 
 
+def predict_beams(classifier: IntentClassifier, examples: Sequence[Example]) -> list[str]:
+    """Top intent of each ASR copy read from its whole beam, as the pipeline reads a turn
+    (:func:`tierline.nlu.pipeline.read_beam`); a row without a beam is read as its text."""
+    from tierline.nlu.pipeline import read_beam
+
+    return [_argmax(read_beam(classifier, e.beam)) if len(e.beam) > 1
+            else predict(classifier, [e.text])[0] for e in examples]
+
+
 class TfidfIntentClassifier(IntentClassifier):
     """TF-IDF of character 1-3-grams + multinomial logistic regression (scikit-learn).
 
@@ -146,7 +155,9 @@ def evaluate_intents(model: IntentClassifier | None, split: str = "test",
     The noisy-ASR set is scored whole (``asr``) and on the transcripts that kept at least a
     third of what was said (``asr_heard``, :func:`tierline.nlu.data.heard_enough`): the rest
     are empty or hallucinated and bound what any reader can reach. ``asr_kokoro`` is the copy
-    spoken by the neural Kokoro voice, when the split has one.
+    spoken by the neural Kokoro voice, when the split has one. A copy whose file records
+    Whisper's final beam is also read the way the pipeline reads a turn, from every reading
+    (``asr_beam``, ``asr_kokoro_beam``).
 
     Args:
         model: The trained classifier (None: baselines only).
@@ -169,6 +180,8 @@ def evaluate_intents(model: IntentClassifier | None, split: str = "test",
     kokoro = load_noisy_intents(split, "kokoro")
     if kokoro:
         sets["asr_kokoro"] = kokoro
+    beam_sets = [name for name in ("asr", "asr_kokoro")
+                 if name in sets and any(e.beam for e in sets[name])]
     if split == "test":
         sets["challenge"] = load_challenge()
     if ood:
@@ -179,8 +192,9 @@ def evaluate_intents(model: IntentClassifier | None, split: str = "test",
     note(f"tf-idf baseline fitted in {time.perf_counter() - t0:.1f} s")
     if model is not None:
         systems.append(_System("model", model))
-    report: dict = {"split": split, "sizes": {k: len(v) for k, v in sets.items()},
-                    "systems": {}}
+    sizes = {k: len(v) for k, v in sets.items()}
+    sizes.update({f"{k}_beam": len(sets[k]) for k in beam_sets})
+    report: dict = {"split": split, "sizes": sizes, "systems": {}}
     for system in systems:
         out = {}
         for set_name, examples in sets.items():
@@ -189,6 +203,12 @@ def evaluate_intents(model: IntentClassifier | None, split: str = "test",
             predicted = predict(system.classifier, texts)
             per_ms = (time.perf_counter() - t0) * 1000 / max(1, len(texts))
             truth = [e.label for e in examples]
+            if set_name in beam_sets:
+                t0 = time.perf_counter()
+                by_beam = predict_beams(system.classifier, examples)
+                out[f"{set_name}_beam"] = {
+                    **score(truth, by_beam).to_dict(),
+                    "mean_ms": round((time.perf_counter() - t0) * 1000 / max(1, len(texts)), 3)}
             if set_name == "public_other":
                 false_alarms = sum(p != "other" for p in predicted)
                 out[set_name] = {"n": len(texts),

@@ -74,7 +74,7 @@ def _asr_corpus(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_asr_corpus_renders_a_kokoro_copy(tmp_path) -> None:
-    from tierline.nlu.data import asr_copies, load_intents
+    from tierline.nlu.data import asr_beams, asr_copies, load_intents
 
     out = tmp_path / "copy.tsv"
     run = _asr_corpus("--tts", "kokoro", "--splits", "test", "--limit", "1", "--threads", "1",
@@ -85,6 +85,7 @@ def test_asr_corpus_renders_a_kokoro_copy(tmp_path) -> None:
     (said, heard), = rows.items()
     assert said in {e.text for e in load_intents("test")}
     assert heard  # Whisper heard the neural voice
+    assert asr_beams(out)[said][0][0] == heard  # with the beam it was read from
 
 
 def test_asr_corpus_bad_splits_is_one_line_exit_2() -> None:

@@ -8,6 +8,9 @@ import pytest
 
 from tierline.agent.livekit.agent import merge_heard
 from tierline.agent.livekit.ledger import HeardUtterance
+from tierline.nlu.data import Example, asr_beams, load_noisy_intents
+from tierline.nlu.errors import NluError
+from tierline.nlu.evaluate import predict_beams
 from tierline.nlu.intents import FakeIntentClassifier
 from tierline.nlu.pipeline import Nlu, beam_weights
 from tierline.nlu.sentiment import LexiconSentiment
@@ -51,3 +54,27 @@ def test_a_livekit_turn_keeps_the_readings_of_its_one_utterance() -> None:
     assert merge_heard([one])["alternatives"] == beam
     # readings of two utterances cannot be joined: the merged turn reads its text alone
     assert merge_heard([one, one])["alternatives"] == ()
+
+
+def test_evaluation_reads_a_copy_row_from_its_beam() -> None:
+    fake = FakeIntentClassifier({SAID: "complaint"})
+    beam = ((MISHEARD, -5.9), (SAID, -6.1), (SAID, -6.3))
+    rows = [Example(MISHEARD, "complaint", "test", "asr", beam),
+            Example(MISHEARD, "complaint", "test", "asr")]  # no beam: read as its text
+    assert predict_beams(fake, rows) == ["complaint", "other"]
+
+
+@pytest.mark.parametrize("copy", ["espeak", "kokoro"])
+def test_the_committed_copies_record_the_beam_of_their_transcript(copy: str) -> None:
+    rows = load_noisy_intents("test", copy)
+    with_beam = [e for e in rows if e.beam]
+    assert len(with_beam) >= 0.9 * sum(bool(e.text) for e in rows)
+    assert all(e.beam[0][0] == e.text and 1 < len(e.beam) <= 5 for e in with_beam)
+    assert all(lp1 <= 0 for e in with_beam for _, lp1 in e.beam)
+
+
+def test_a_bad_beam_column_is_an_nlu_error(tmp_path) -> None:
+    bad = tmp_path / "copy.tsv"
+    bad.write_text("text\tasr\tbeam\n要买\t要买\t[[\"要买\"]]\n", encoding="utf-8")
+    with pytest.raises(NluError, match="bad beam"):
+        asr_beams(bad)

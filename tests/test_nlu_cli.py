@@ -64,6 +64,10 @@ def test_nlu_eval_reports_model_and_baselines() -> None:
     sizes = report["intents"]["sizes"]
     assert 0 < sizes["asr_heard"] < sizes["asr"] == sizes["clean"]  # a subset of the copies
     assert sizes["asr_kokoro"] == sizes["clean"]  # dev is spoken whole by both engines
+    # both copies record Whisper's beam: the same rows, read from every reading
+    assert sizes["asr_beam"] == sizes["asr"] and sizes["asr_kokoro_beam"] == sizes["asr_kokoro"]
+    for name in systems:
+        assert systems[name]["asr_kokoro_beam"]["n"] == sizes["asr_kokoro"]
     conf = systems["model"]["clean"]["confusion"]
     assert sum(sum(row.values()) for row in conf.values()) == report["intents"]["sizes"]["clean"]
     assert "model" in report["sentiment"]["systems"]

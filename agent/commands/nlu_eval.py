@@ -4,7 +4,8 @@ Prints macro-F1 of the trained intent model, the keyword rules and a TF-IDF base
 in the same run) on the clean test split and on its noisy-ASR copy, then per-intent F1, the
 model's confusion matrices and the sentiment scores. ``asr_heard`` is the part of the noisy
 copy where Whisper kept at least a third of what was said; ``asr_kokoro`` the copy spoken by a
-neural voice instead of espeak-ng. ``--json`` prints the whole report as
+neural voice instead of espeak-ng; ``asr_beam`` and ``asr_kokoro_beam`` are those copies read from
+all of Whisper's final-beam readings, as a call reads a turn. ``--json`` prints the whole report as
 one JSON object.
 """
 
@@ -73,7 +74,8 @@ def print_report(report: dict) -> None:
 
     rep = report["intents"]
     systems = rep["systems"]
-    sets = [s for s in ("clean", "asr", "asr_heard", "asr_kokoro", "challenge")
+    sets = [s for s in ("clean", "asr", "asr_beam", "asr_heard", "asr_kokoro",
+                        "asr_kokoro_beam", "challenge")
             if s in rep["sizes"]]
     print(f"== intents, {rep['split']} split: "
           + ", ".join(f"{k} {v} utterances" for k, v in rep["sizes"].items()))

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -65,12 +66,15 @@ class Example:
         split: ``train``, ``dev`` or ``test``.
         source: Where it comes from (``corpus``, ``asr``, ``smp2017/<tag>``, ``crosswoz``,
             a review file name, ...).
+        beam: For an ASR copy, the recogniser's readings as (text, summed log-probability),
+            best first, when its file records them (see :func:`asr_beams`).
     """
 
     text: str
     label: str
     split: str
     source: str = "corpus"
+    beam: tuple[tuple[str, float], ...] = ()
 
 
 def stable_bucket(key: str, buckets: int = 100) -> int:
@@ -144,6 +148,22 @@ def asr_copies(path: Path | None = None) -> dict[str, str]:
     return {r["text"]: r.get("asr") or "" for r in _read_tsv(path) if r.get("text")}
 
 
+def asr_beams(path: Path) -> dict[str, tuple[tuple[str, float], ...]]:
+    """Map clean corpus text → Whisper's final-beam readings of it, for rows that have them.
+
+    The optional ``beam`` column holds a JSON list of ``[text, summed log-probability]``,
+    best first (the first is the ``asr`` transcript); rows written before it have none.
+    """
+    out = {}
+    for r in _read_tsv(path) if path.is_file() else []:
+        if r.get("text") and r.get("beam"):
+            try:
+                out[r["text"]] = tuple((str(t), float(lp)) for t, lp in json.loads(r["beam"]))
+            except (ValueError, TypeError) as exc:
+                raise NluError(f"{path.name}: bad beam for {r['text']!r}: {exc}") from None
+    return out
+
+
 def load_noisy_intents(split: str | None = None, copy: str = "espeak") -> list[Example]:
     """ASR copies of the corpus utterances that have one, with the clean row's label and split.
 
@@ -176,7 +196,8 @@ def _noisy(split: str | None, copy: str, heard_only: bool) -> list[Example]:
     if copy not in ASR_COPIES:
         raise NluError(f"unknown ASR copy {copy!r}; choose from {', '.join(ASR_COPIES)}")
     copies = asr_copies(DATA_DIR / ASR_COPIES[copy])
-    return [Example(copies[e.text], e.label, e.split, "asr")
+    beams = asr_beams(DATA_DIR / ASR_COPIES[copy])
+    return [Example(copies[e.text], e.label, e.split, "asr", beams.get(e.text, ()))
             for e in load_intents(split) if e.text in copies
             and (not heard_only or heard_enough(copies[e.text], e.text))]
 
