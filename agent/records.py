@@ -33,6 +33,9 @@ class TurnRecord:
         latency_ms: asr, nlu, tier, decision (see ARCHITECTURE.md).
         asr_confidence: Recogniser confidence, None for text turns.
         reply: What the bot answered to this turn (None without a dialog manager).
+        also_heard: The recogniser's other readings of the turn that the intent was also read
+            from (distinct, best first; empty for a typed turn or a single reading), so a
+            reviewer sees why "我很想起" can be a complaint.
     """
 
     index: int
@@ -50,6 +53,7 @@ class TurnRecord:
     latency_ms: dict[str, float]
     asr_confidence: float | None = None
     reply: Reply | None = None
+    also_heard: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -70,6 +74,8 @@ class TurnRecord:
             },
             "latency_ms": {k: round(v, 1) for k, v in self.latency_ms.items()},
         }
+        if self.also_heard:
+            out["also_heard"] = list(self.also_heard)
         if self.reply is not None:
             out["reply"] = self.reply.to_dict()
         return out

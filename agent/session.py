@@ -132,6 +132,8 @@ class CallSession:
             latency_ms={"asr": asr_ms, "nlu": (t1 - t0) * 1000, "tier": (t2 - t1) * 1000,
                         "decision": (t3 - detected_at) * 1000},
             asr_confidence=asr_confidence,
+            also_heard=tuple(dict.fromkeys(
+                t for t, _ in alternatives if t and t != text)) if len(alternatives) > 1 else (),
         )
         if self.dialog is not None:
             turn = self._reply(turn, evidence)

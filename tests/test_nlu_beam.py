@@ -78,3 +78,17 @@ def test_a_bad_beam_column_is_an_nlu_error(tmp_path) -> None:
     bad.write_text("text\tasr\tbeam\n要买\t要买\t[[\"要买\"]]\n", encoding="utf-8")
     with pytest.raises(NluError, match="bad beam"):
         asr_beams(bad)
+
+
+def test_a_turn_read_from_the_beam_shows_what_else_was_heard() -> None:
+    from tierline.agent.session import CallSession, Models
+    from tierline.segmentation.features import CustomerProfile
+
+    nlu = Nlu(FakeIntentClassifier({SAID: "complaint"}), LexiconSentiment())
+    session = CallSession(Models(nlu=nlu), CustomerProfile(), {"id": "beam"})
+    beam = ((MISHEARD, -5.9), (MISHEARD, -6.7), (SAID, -6.9), (SAID, -7.0), (SAID, -7.2))
+    turn = session.on_text(MISHEARD, alternatives=beam)
+    assert turn.intent[0] == "complaint" and turn.text == MISHEARD
+    assert turn.to_dict()["also_heard"] == [SAID]
+    typed = session.on_text(SAID)
+    assert typed.also_heard == () and "also_heard" not in typed.to_dict()
