@@ -46,6 +46,13 @@ def _bot_row(reply: dict[str, Any] | None) -> str:
     return f"<tr class=bot><td>bot</td><td colspan=6>{''.join(parts)}{note}</td></tr>"
 
 
+def _also_heard(readings: list[str] | None) -> str:
+    """Whisper's other readings the intent was also read from, under the transcript."""
+    if not readings:
+        return ""
+    return f"<div class=reasons>also heard: {escape(' / '.join(readings))}</div>"
+
+
 def _call_section(result: dict[str, Any]) -> str:
     call = result["call"]
     rows = [_bot_row(result.get("opening"))]
@@ -54,7 +61,7 @@ def _call_section(result: dict[str, Any]) -> str:
         rows.append(
             "<tr>"
             f"<td>{t['start_s']:.1f}–{t['end_s']:.1f}s</td>"
-            f"<td>{escape(t['text'])}</td>"
+            f"<td>{escape(t['text'])}{_also_heard(t.get('also_heard'))}</td>"
             f"<td>{escape(t['intent']['label'])} ({t['intent']['score']:.2f})</td>"
             f"<td>{ents}</td>"
             f"<td>{escape(t['emotion']['label'])}</td>"

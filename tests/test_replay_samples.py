@@ -84,3 +84,14 @@ def test_report_and_table(replayed: dict):
         assert wav.stem in replayed["report"]
         assert f"== {wav.name}:" in replayed["stdout"]
     assert "✘ differs" not in replayed["report"]
+
+
+def test_replay_reads_intents_from_whispers_beam(replayed: dict):
+    turns = [t for r in replayed["by_id"].values() for t in r["turns"]]
+    with_beam = [t for t in turns if t.get("also_heard")]
+    # 10 of 18 turns here; a short clear turn can come back as one reading only
+    assert len(with_beam) >= len(turns) // 4
+    for t in with_beam:
+        assert 1 <= len(t["also_heard"]) <= 4 and t["text"] not in t["also_heard"]
+        assert len(set(t["also_heard"])) == len(t["also_heard"])
+    assert "also heard: " in replayed["report"]
