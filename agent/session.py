@@ -87,7 +87,7 @@ class CallSession:
         return self.on_text(
             transcript.text, utt.start_s, utt.end_s, transcript.language, transcript.dialect,
             asr_ms=asr_ms, detected_at=detected_at, asr_confidence=transcript.confidence,
-            voice=voice, alternatives=tuple((h.text, h.logprob) for h in transcript.alternatives),
+            voice=voice, alternatives=transcript.alternatives,
         )
 
     def on_text(self, text: str, start_s: float = 0.0, end_s: float = 0.0,

@@ -163,7 +163,7 @@ class _BeamKeeper:
         return getattr(self._model, name)
 
     def generate(self, *args, **kwargs):
-        if kwargs.get("beam_size", 1) >= self.n > 1:
+        if kwargs.get("beam_size", 1) >= self.n:
             kwargs.setdefault("num_hypotheses", self.n)
         results = self._model.generate(*args, **kwargs)
         self.results.extend(results)
@@ -192,11 +192,11 @@ class WhisperASR(ASR):
         )
         self._lock = threading.Lock()
         self._beam: _BeamKeeper | None = None
-        if min(self.config.alternatives, self.config.beam_size) > 1:
+        readings = min(self.config.alternatives, self.config.beam_size)
+        if readings > 1:
             from faster_whisper.tokenizer import Tokenizer
 
-            self._beam = _BeamKeeper(self._model.model, min(self.config.alternatives,
-                                                            self.config.beam_size))
+            self._beam = _BeamKeeper(self._model.model, readings)
             self._model.model = self._beam
             self._tokenizer = Tokenizer(self._model.hf_tokenizer, True, task="transcribe",
                                         language=self.config.language)

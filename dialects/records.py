@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Hypothesis:
-    """One reading of an utterance from the decoder's final beam.
+class Hypothesis(NamedTuple):
+    """One reading of an utterance from the decoder's final beam; a (text, log-probability)
+    pair, the form :meth:`tierline.nlu.pipeline.Nlu.analyze` takes.
 
     Attributes:
         text: The reading, cleaned like :attr:`Transcript.text`.

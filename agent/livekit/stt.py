@@ -66,8 +66,7 @@ class TierlineSTT(stt.STT):
         duration = len(audio) / PIPELINE_RATE
         if self.ledger is not None:
             self.ledger.heard(key, transcript.text, transcript.language, transcript.dialect,
-                              transcript.confidence, asr_ms, duration,
-                              tuple((h.text, h.logprob) for h in transcript.alternatives))
+                              transcript.confidence, asr_ms, duration, transcript.alternatives)
         return stt.SpeechEvent(
             type=stt.SpeechEventType.FINAL_TRANSCRIPT,
             request_id=uuid.uuid4().hex[:12],
