@@ -51,7 +51,8 @@ from tierline.nlu.data import (
 from tierline.nlu.errors import NluError
 
 if TYPE_CHECKING:
-    from tierline.dialects.records import Transcript
+    from collections.abc import Sequence
+
     from tierline.nlu.neural_tts import KokoroMandarin
 
 VOICE = "cmn-latn-pinyin"
@@ -203,7 +204,8 @@ def _run(args: argparse.Namespace, splits: tuple[str, ...]) -> int:
             audio = render(text, Path(tmp), h)
             transcript = asr.transcribe(phone_line(audio, h)) if audio.size else None
             heard = transcript.text if transcript else ""
-            fh.write(f"{_clean(text)}\t{_clean(heard)}\t{_beam_json(transcript)}\n")
+            beam = transcript.alternatives if transcript else ()
+            fh.write(f"{_clean(text)}\t{_clean(heard)}\t{_beam_column(beam)}\n")
             fh.flush()
             if k % 25 == 0 or k == len(todo):
                 rate = (time.perf_counter() - t_start) / k
@@ -212,24 +214,23 @@ def _run(args: argparse.Namespace, splits: tuple[str, ...]) -> int:
     return 0
 
 
-def _beam_json(transcript: Transcript | None) -> str:
-    """The transcript's final-beam readings as the ``beam`` column (JSON, no tabs)."""
-    if transcript is None or not transcript.alternatives:
+def _beam_column(beam: Sequence[tuple[str, float]]) -> str:
+    """Final-beam readings as the ``beam`` column: JSON ``[[text, log-probability], ...]``,
+    no tabs; empty for no beam (read back by :func:`tierline.nlu.data.asr_beams`)."""
+    if not beam:
         return ""
-    return json.dumps([[_clean(h.text), h.logprob] for h in transcript.alternatives],
-                      ensure_ascii=False)
+    return json.dumps([[_clean(text), logprob] for text, logprob in beam], ensure_ascii=False)
 
 
 def _sort_like_corpus(path: Path) -> None:
     """Rewrite the transcript file in corpus order (stable diffs)."""
     order = {e.text: i for i, e in enumerate(load_intents())}
     rows = asr_copies(path)
-    beams = {t: json.dumps([list(r) for r in b], ensure_ascii=False)
-             for t, b in asr_beams(path).items()}
+    beams = asr_beams(path)
     with path.open("w", encoding="utf-8") as fh:
         fh.write("text\tasr\tbeam\n")
         for text in sorted(rows, key=lambda t: order.get(t, len(order))):
-            fh.write(f"{text}\t{rows[text]}\t{beams.get(text, '')}\n")
+            fh.write(f"{text}\t{rows[text]}\t{_beam_column(beams.get(text, ()))}\n")
 
 
 if __name__ == "__main__":

@@ -140,28 +140,39 @@ ASR_COPIES = {"espeak": "intents_asr.tsv", "kokoro": "intents_asr_kokoro.tsv"}
 """ASR copy name (the TTS engine that spoke the corpus) → its transcript file in ``DATA_DIR``."""
 
 
-def asr_copies(path: Path | None = None) -> dict[str, str]:
-    """Map clean corpus text → its Whisper transcript (empty when Whisper heard nothing)."""
-    path = path or DATA_DIR / ASR_COPIES["espeak"]
-    if not path.is_file():
-        return {}
-    return {r["text"]: r.get("asr") or "" for r in _read_tsv(path) if r.get("text")}
+Beam = tuple[tuple[str, float], ...]
+"""Whisper's final-beam readings of one utterance: (text, summed log-probability), best first."""
 
 
-def asr_beams(path: Path) -> dict[str, tuple[tuple[str, float], ...]]:
-    """Map clean corpus text → Whisper's final-beam readings of it, for rows that have them.
+def _read_copy(path: Path) -> dict[str, tuple[str, Beam]]:
+    """Map clean corpus text → (Whisper transcript, beam) for every row of a copy file.
 
     The optional ``beam`` column holds a JSON list of ``[text, summed log-probability]``,
     best first (the first is the ``asr`` transcript); rows written before it have none.
     """
-    out = {}
+    out: dict[str, tuple[str, Beam]] = {}
     for r in _read_tsv(path) if path.is_file() else []:
-        if r.get("text") and r.get("beam"):
+        if not r.get("text"):
+            continue
+        beam: Beam = ()
+        if r.get("beam"):
             try:
-                out[r["text"]] = tuple((str(t), float(lp)) for t, lp in json.loads(r["beam"]))
+                beam = tuple((str(t), float(lp)) for t, lp in json.loads(r["beam"]))
             except (ValueError, TypeError) as exc:
                 raise NluError(f"{path.name}: bad beam for {r['text']!r}: {exc}") from None
+        out[r["text"]] = (r.get("asr") or "", beam)
     return out
+
+
+def asr_copies(path: Path | None = None) -> dict[str, str]:
+    """Map clean corpus text → its Whisper transcript (empty when Whisper heard nothing)."""
+    rows = _read_copy(path or DATA_DIR / ASR_COPIES["espeak"])
+    return {text: heard for text, (heard, _) in rows.items()}
+
+
+def asr_beams(path: Path) -> dict[str, Beam]:
+    """Map clean corpus text → Whisper's final-beam readings of it, for rows that have them."""
+    return {text: beam for text, (_, beam) in _read_copy(path).items() if beam}
 
 
 def load_noisy_intents(split: str | None = None, copy: str = "espeak") -> list[Example]:
@@ -195,11 +206,13 @@ def load_heard_intents(split: str | None = None, copy: str = "espeak") -> list[E
 def _noisy(split: str | None, copy: str, heard_only: bool) -> list[Example]:
     if copy not in ASR_COPIES:
         raise NluError(f"unknown ASR copy {copy!r}; choose from {', '.join(ASR_COPIES)}")
-    copies = asr_copies(DATA_DIR / ASR_COPIES[copy])
-    beams = asr_beams(DATA_DIR / ASR_COPIES[copy])
-    return [Example(copies[e.text], e.label, e.split, "asr", beams.get(e.text, ()))
-            for e in load_intents(split) if e.text in copies
-            and (not heard_only or heard_enough(copies[e.text], e.text))]
+    copies = _read_copy(DATA_DIR / ASR_COPIES[copy])
+    out = []
+    for e in load_intents(split):
+        heard, beam = copies.get(e.text, (None, ()))
+        if heard is not None and (not heard_only or heard_enough(heard, e.text)):
+            out.append(Example(heard, e.label, e.split, "asr", beam))
+    return out
 
 
 def load_sentiment(split: str | None = None) -> list[Example]:
