@@ -15,7 +15,7 @@ from tierline.audio.arousal import CallerVoice
 from tierline.audio.emotion import fuse_emotion
 from tierline.audio.records import Utterance, VoiceAffect
 from tierline.dialects.asr import ASR
-from tierline.nlu.pipeline import Nlu
+from tierline.nlu.pipeline import Nlu, normalize
 from tierline.segmentation.features import CustomerProfile
 from tierline.segmentation.records import TurnEvidence
 from tierline.segmentation.tier import TierScorer
@@ -132,8 +132,7 @@ class CallSession:
             latency_ms={"asr": asr_ms, "nlu": (t1 - t0) * 1000, "tier": (t2 - t1) * 1000,
                         "decision": (t3 - detected_at) * 1000},
             asr_confidence=asr_confidence,
-            also_heard=tuple(dict.fromkeys(
-                t for t, _ in alternatives if t and t != text)) if len(alternatives) > 1 else (),
+            also_heard=_other_readings(text, alternatives),
         )
         if self.dialog is not None:
             turn = self._reply(turn, evidence)
@@ -154,3 +153,19 @@ class CallSession:
             self.record.route = route
         latency = {**turn.latency_ms, "reply": (time.perf_counter() - t0) * 1000}
         return replace(turn, reply=reply, route=route, latency_ms=latency)
+
+
+def _other_readings(text: str, alternatives: tuple[tuple[str, float], ...]) -> tuple[str, ...]:
+    """The beam's readings that differ from ``text`` once normalised as the NLU reads them
+    (so "我很生气，" and "我很生气," count once), distinct and best first; empty for a
+    single reading."""
+    if len(alternatives) < 2:
+        return ()
+    seen = {normalize(text)}
+    out = []
+    for reading, _ in alternatives:
+        key = normalize(reading)
+        if key and key not in seen:
+            seen.add(key)
+            out.append(reading)
+    return tuple(out)

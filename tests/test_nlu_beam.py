@@ -92,3 +92,8 @@ def test_a_turn_read_from_the_beam_shows_what_else_was_heard() -> None:
     assert turn.to_dict()["also_heard"] == [SAID]
     typed = session.on_text(SAID)
     assert typed.also_heard == () and "also_heard" not in typed.to_dict()
+    # a reading that differs only by what the NLU folds (full-width comma) is not "else"
+    wide = session.on_text("我很想起，你们", alternatives=(("我很想起，你们", -5.0),
+                                                          ("我很想起,你们", -5.5),
+                                                          (SAID, -6.0)))
+    assert wide.also_heard == (SAID,)
