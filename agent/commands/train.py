@@ -1,4 +1,4 @@
-"""`tierline train nlu|tier ...`: reproduce a shipped model from the repository.
+"""`tierline train nlu|tier|asr ...`: reproduce a shipped model from the repository.
 
 Each model family provides a trainer module with ``add_arguments(parser)`` and
 ``run(args) -> int``. Trainer modules import torch/transformers inside ``run`` and raise a
@@ -15,6 +15,7 @@ import importlib.util
 TRAINERS: dict[str, tuple[str, str]] = {
     "nlu": ("tierline.nlu.train", "intent and sentiment models (ONNX INT8)"),
     "tier": ("tierline.segmentation.train", "tier model (ONNX)"),
+    "asr": ("tierline.nlu.train_asr", "call-centre decoder adapter of Whisper base (LoRA)"),
 }
 
 
