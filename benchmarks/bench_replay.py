@@ -24,7 +24,7 @@ from tierline.agent.replay import replay_file
 from tierline.agent.session import CallSession, Models
 from tierline.audio.io import probe
 from tierline.dialects.asr import AsrConfig, WhisperASR
-from tierline.dialects.models import resolve_asr_model
+from tierline.dialects.models import resolve_asr_model, resolve_readings_model
 from tierline.nlu.pipeline import Nlu
 from tierline.segmentation.features import CustomerProfile, load_customer
 
@@ -47,12 +47,16 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=2, help="replays of the whole sample set")
     parser.add_argument("--threads", type=int, default=2, help="ASR CPU threads")
     parser.add_argument("--json", help="also write the result as JSON here")
+    parser.add_argument("--no-readings", action="store_true",
+                        help="Whisper base alone, without the call-centre decoder's readings")
     args = parser.parse_args()
 
     calls = sorted(SAMPLES.glob("*.wav"))
     t0 = time.perf_counter()
     models = Models(nlu=Nlu(), asr=WhisperASR(resolve_asr_model(None),
-                                              AsrConfig(cpu_threads=args.threads)))
+                                              AsrConfig(cpu_threads=args.threads),
+                                              None if args.no_readings
+                                              else resolve_readings_model(None)))
     load_s = time.perf_counter() - t0
 
     def replay(path: Path) -> tuple[list, float, float]:

@@ -87,6 +87,13 @@ class ASR:
     def language(self) -> str:
         return "zh"
 
+    def _readings(self, result) -> tuple[Hypothesis, ...]:
+        """One window's beam as (cleaned text, summed log-probability) readings, best first."""
+        # length_penalty 1: CTranslate2's score is the mean token log-probability
+        return tuple(Hypothesis(self._clean(self._tokenizer.decode(ids)),
+                                round(score * len(ids), 4))
+                     for ids, score in zip(result.sequences_ids, result.scores, strict=True))
+
     def _transcribe_impl(self, audio: np.ndarray) -> Transcript:
         raise NotImplementedError
 
@@ -96,6 +103,13 @@ class FakeASR(ASR):
 
     def __init__(self, texts: list[str]) -> None:
         self._texts = list(texts)
+
+    def _readings(self, result) -> tuple[Hypothesis, ...]:
+        """One window's beam as (cleaned text, summed log-probability) readings, best first."""
+        # length_penalty 1: CTranslate2's score is the mean token log-probability
+        return tuple(Hypothesis(self._clean(self._tokenizer.decode(ids)),
+                                round(score * len(ids), 4))
+                     for ids, score in zip(result.sequences_ids, result.scores, strict=True))
 
     def _transcribe_impl(self, audio: np.ndarray) -> Transcript:
         text = self._texts.pop(0) if self._texts else ""
@@ -150,23 +164,33 @@ class _BeamKeeper:
     """Stands in for faster-whisper's CTranslate2 model so that one decode yields its beam.
 
     faster-whisper asks a beam search for its best hypothesis only; this proxy asks it for
-    ``n`` and keeps each window's result, so the alternatives cost no second decode. Every
-    other attribute is the model's own.
+    ``n`` and keeps each window's result, so the alternatives cost no second decode. With a
+    ``reader`` (a second CTranslate2 Whisper sharing the encoder), the same encoder output and
+    prompt are decoded by it too and its results kept apart: a second decode, not a second
+    encode. Every other attribute is the model's own.
     """
 
-    def __init__(self, model, n: int) -> None:
+    def __init__(self, model, n: int, reader=None) -> None:
         self._model = model
+        self._reader = reader
         self.n = n
         self.results: list = []
+        self.reader_results: list = []
 
     def __getattr__(self, name: str):
         return getattr(self._model, name)
+
+    def clear(self) -> None:
+        self.results.clear()
+        self.reader_results.clear()
 
     def generate(self, *args, **kwargs):
         if kwargs.get("beam_size", 1) >= self.n:
             kwargs.setdefault("num_hypotheses", self.n)
         results = self._model.generate(*args, **kwargs)
         self.results.extend(results)
+        if self._reader is not None:
+            self.reader_results.extend(self._reader.generate(*args, **kwargs))
         return results
 
 
@@ -176,9 +200,14 @@ class WhisperASR(ASR):
     Args:
         model_dir: Directory with model.bin, config.json, tokenizer.json, vocabulary.txt.
         config: Decoding settings.
+        readings_dir: A second model of the same encoder (the call-centre decoder,
+            :func:`tierline.dialects.models.resolve_readings_model`) whose beam is added to
+            the transcript's alternatives after the transcript model's own; the transcript
+            stays the first model's.
     """
 
-    def __init__(self, model_dir: str | Path, config: AsrConfig | None = None) -> None:
+    def __init__(self, model_dir: str | Path, config: AsrConfig | None = None,
+                 readings_dir: str | Path | None = None) -> None:
         from faster_whisper import WhisperModel
 
         self.config = config or AsrConfig()
@@ -192,11 +221,19 @@ class WhisperASR(ASR):
         )
         self._lock = threading.Lock()
         self._beam: _BeamKeeper | None = None
+        self.readings_dir = Path(readings_dir) if readings_dir is not None else None
         readings = min(self.config.alternatives, self.config.beam_size)
-        if readings > 1:
+        if readings > 1 or self.readings_dir is not None:
+            import ctranslate2
             from faster_whisper.tokenizer import Tokenizer
 
-            self._beam = _BeamKeeper(self._model.model, readings)
+            reader = None
+            if self.readings_dir is not None:
+                reader = ctranslate2.models.Whisper(
+                    str(self.readings_dir), device="cpu",
+                    compute_type=self.config.compute_type,
+                    intra_threads=self.config.cpu_threads)
+            self._beam = _BeamKeeper(self._model.model, readings, reader)
             self._model.model = self._beam
             self._tokenizer = Tokenizer(self._model.hf_tokenizer, True, task="transcribe",
                                         language=self.config.language)
@@ -225,12 +262,13 @@ class WhisperASR(ASR):
 
         A segment :func:`_hallucinated` drops is missing from the kept ones. The readings are
         given when the utterance fit one 30 s window and no segment was dropped (otherwise
-        they would hold words the text does not); the first is the text's own.
+        they would hold words the text does not); the first is the text's own, and the
+        second model's readings (``readings_dir``) follow the first model's.
         """
         cfg = self.config
         with self._lock:  # one CTranslate2 model instance decodes one input at a time
             if self._beam is not None:
-                self._beam.results.clear()
+                self._beam.clear()
             segments, _info = self._model.transcribe(
                 audio,
                 language=cfg.language,
@@ -243,19 +281,25 @@ class WhisperASR(ASR):
             )
             segments = list(segments)
             windows = list(self._beam.results) if self._beam is not None else []
+            read = list(self._beam.reader_results) if self._beam is not None else []
         no_speech = [seg.no_speech_prob for seg in segments]
         segments = [seg for seg in segments if not _hallucinated(seg)]
         text = self._clean("".join(seg.text for seg in segments))
         beam: tuple[Hypothesis, ...] = ()
         if text and len(windows) == 1 and len(segments) == len(no_speech):
-            # length_penalty 1: CTranslate2's score is the mean token log-probability
-            beam = tuple(Hypothesis(self._clean(self._tokenizer.decode(ids)),
-                                    round(score * len(ids), 4))
-                         for ids, score in zip(windows[0].sequences_ids, windows[0].scores,
-                                               strict=True))
+            beam = self._readings(windows[0])
             if beam[0].text != text:
                 beam = ()
+            elif len(read) == 1:  # the call-centre decoder's readings, after the transcript's
+                beam += tuple(h for h in self._readings(read[0]) if h.text)
         return text, segments, no_speech, beam
+
+    def _readings(self, result) -> tuple[Hypothesis, ...]:
+        """One window's beam as (cleaned text, summed log-probability) readings, best first."""
+        # length_penalty 1: CTranslate2's score is the mean token log-probability
+        return tuple(Hypothesis(self._clean(self._tokenizer.decode(ids)),
+                                round(score * len(ids), 4))
+                     for ids, score in zip(result.sequences_ids, result.scores, strict=True))
 
     def _transcribe_impl(self, audio: np.ndarray) -> Transcript:
         cfg = self.config

@@ -33,7 +33,8 @@ class Transcript:
         no_speech_prob: Whisper's probability that the window holds no speech.
         compute_ms: Wall time the recogniser spent producing this transcript (a cached
             transcript keeps the time of the decode that produced it).
-        alternatives: The final beam's readings, best first (the first is :attr:`text`);
+        alternatives: The final beam's readings, best first (the first is :attr:`text`),
+            then a second decoder's readings of the same audio when the recogniser has one;
             empty when the recogniser gives one reading only.
     """
 

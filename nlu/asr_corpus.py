@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, splits: tuple[str, ...]) -> int:
     from tierline.dialects.asr import AsrConfig, WhisperASR
-    from tierline.dialects.models import ModelError, resolve_asr_model
+    from tierline.dialects.models import ModelError, resolve_asr_model, resolve_readings_model
 
     out = Path(args.out or DATA_DIR / ASR_COPIES[args.tts])
     done = asr_copies(out)
@@ -185,7 +185,8 @@ def _run(args: argparse.Namespace, splits: tuple[str, ...]) -> int:
     if not todo:
         return 0
     try:
-        asr = WhisperASR(resolve_asr_model(None), AsrConfig(cpu_threads=args.threads))
+        asr = WhisperASR(resolve_asr_model(None), AsrConfig(cpu_threads=args.threads),
+                         resolve_readings_model(None))
     except ModelError as exc:
         raise NluError(str(exc)) from None
     if args.tts == "kokoro":

@@ -24,7 +24,7 @@ from tierline.dialects.asr import (
     echoes_prompt,
 )
 from tierline.dialects.errors import ModelError
-from tierline.dialects.models import resolve_asr_model
+from tierline.dialects.models import resolve_asr_model, resolve_readings_model
 from tierline.dialects.normalize import edit_distance, normalize_text
 
 AISHELL = Path(__file__).resolve().parents[2] / "shared" / "data" / "aishell1_sample"
@@ -106,6 +106,32 @@ def test_the_beam_readings_come_from_the_same_decode(asr: WhisperASR):
     best_only = WhisperASR(asr.model_dir, replace(asr.config, alternatives=1))
     plain = best_only.transcribe(audio)
     assert (plain.text, plain.alternatives) == (t.text, ())
+
+
+@pytest.mark.model
+def test_the_call_centre_readings_follow_the_transcripts_own(asr: WhisperASR):
+    audio = telephone_round_trip(load_audio(aishell_rows(2)[1][0]))
+    reader = resolve_readings_model(None)
+    both = WhisperASR(asr.model_dir, asr.config, reader).transcribe(audio)
+    own = asr.transcribe(audio)
+    alone = WhisperASR(reader, asr.config).transcribe(audio)
+    n = len(own.alternatives)
+    # the transcript and the first readings are Whisper base's; the rest are exactly what the
+    # call-centre model reads on its own (one encode shared, so no drift between the two)
+    assert both.text == own.text and both.alternatives[:n] == own.alternatives
+    assert both.alternatives[n:] == tuple(h for h in alone.alternatives if h.text)
+    assert len(both.alternatives) > n
+    assert resolve_readings_model("/some/user/model") is None  # only the bundled base
+
+
+@pytest.mark.model
+def test_no_readings_flag_loads_whisper_base_alone():
+    from tierline.agent.clikit import load_asr
+
+    flags = SimpleNamespace(asr_model=None, prompt=None, threads=1)
+    assert load_asr(flags).readings_dir == resolve_readings_model(None)
+    assert load_asr(SimpleNamespace(**vars(flags), no_readings=True)).readings_dir is None
+    assert load_asr(flags, readings=False).readings_dir is None
 
 
 @pytest.mark.model

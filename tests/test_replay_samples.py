@@ -92,6 +92,7 @@ def test_replay_reads_intents_from_whispers_beam(replayed: dict):
     # 10 of 18 turns here; a short clear turn can come back as one reading only
     assert len(with_beam) >= len(turns) // 4
     for t in with_beam:
-        assert 1 <= len(t["also_heard"]) <= 4 and t["text"] not in t["also_heard"]
+        # at most 4 other readings of Whisper base and 5 of the call-centre decoder
+        assert 1 <= len(t["also_heard"]) <= 9 and t["text"] not in t["also_heard"]
         assert len(set(t["also_heard"])) == len(t["also_heard"])
     assert "also heard: " in replayed["report"]

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     for row in rows:
         if not row.path.is_file():
             raise UsageError(f"{args.manifest}: audio file not found: {row.path}")
-    asr = load_asr(args)
+    asr = load_asr(args, readings=False)  # transcripts only
 
     def load(path: Path):
         audio = load_audio(path)

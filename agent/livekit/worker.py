@@ -42,13 +42,14 @@ def setup_process(proc: JobProcess) -> None:
     """Load the models and configuration once per job process."""
     from tierline.agent.livekit.tts import pinyin_of
     from tierline.dialects.asr import AsrConfig, WhisperASR
-    from tierline.dialects.models import resolve_asr_model
+    from tierline.dialects.models import resolve_asr_model, resolve_readings_model
     from tierline.nlu.pipeline import Nlu
 
     t0 = time.perf_counter()
     threads = int(os.environ.get(ENV_ASR_THREADS, "2"))
-    asr = WhisperASR(resolve_asr_model(os.environ.get(ENV_ASR_MODEL) or None),
-                     AsrConfig(cpu_threads=threads))
+    model = os.environ.get(ENV_ASR_MODEL) or None
+    asr = WhisperASR(resolve_asr_model(model), AsrConfig(cpu_threads=threads),
+                     resolve_readings_model(model))
     proc.userdata["models"] = Models(nlu=Nlu(), asr=asr)
     pinyin_of("预热")  # loads pypinyin's dictionaries now, not on the first prompt
     proc.userdata["config"] = load_config(os.environ.get(ENV_CONFIG) or None)
