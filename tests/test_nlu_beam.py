@@ -69,7 +69,10 @@ def test_the_committed_copies_record_the_beam_of_their_transcript(copy: str) -> 
     rows = load_noisy_intents("test", copy)
     with_beam = [e for e in rows if e.beam]
     assert len(with_beam) >= 0.9 * sum(bool(e.text) for e in rows)
-    assert all(e.beam[0][0] == e.text and 1 < len(e.beam) <= 5 for e in with_beam)
+    # Whisper base's readings (up to 5, the first the transcript), then the call-centre
+    # decoder's (up to 5) on most rows
+    assert all(e.beam[0][0] == e.text and 1 < len(e.beam) <= 10 for e in with_beam)
+    assert sum(len(e.beam) > 5 for e in with_beam) >= 0.8 * len(with_beam)
     assert all(lp1 <= 0 for e in with_beam for _, lp1 in e.beam)
 
 
