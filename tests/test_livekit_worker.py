@@ -110,3 +110,19 @@ def test_health_and_worker_info_on_the_worker_http_port():
     assert health == (200, "OK")
     assert info["agent_name"] == "tierline-health"
     assert "worker_load" in info or "active_jobs" in info or info.get("sdk_version")
+
+
+@pytest.mark.model
+def test_worker_passes_the_call_centre_reader_to_its_job_processes(monkeypatch):
+    from types import SimpleNamespace
+
+    from tierline.agent.commands.worker import _setup
+    from tierline.agent.livekit.worker import ENV_ASR_MODEL, ENV_ASR_READINGS, ENV_ASR_THREADS
+    from tierline.dialects.models import resolve_readings_model
+
+    flags = dict(asr_model=None, threads=2, verbose=False)
+    for no_readings, expected in ((False, str(resolve_readings_model(None))), (True, "")):
+        for name in (ENV_ASR_MODEL, ENV_ASR_READINGS, ENV_ASR_THREADS):
+            monkeypatch.delenv(name, raising=False)  # restored after the test
+        _setup(SimpleNamespace(**flags, no_readings=no_readings))
+        assert os.environ[ENV_ASR_READINGS] == expected

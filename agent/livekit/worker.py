@@ -36,6 +36,9 @@ logger = logging.getLogger("tierline.livekit")
 ENV_CONFIG = "TIERLINE_LIVEKIT_CONFIG"
 ENV_ASR_MODEL = "TIERLINE_ASR_MODEL"
 ENV_ASR_THREADS = "TIERLINE_ASR_THREADS"
+ENV_ASR_READINGS = "TIERLINE_ASR_READINGS"
+"""The call-centre decoder's directory, or empty for none; unset: the bundled one when
+``TIERLINE_ASR_MODEL`` is unset too (:func:`tierline.dialects.models.resolve_readings_model`)."""
 
 
 def setup_process(proc: JobProcess) -> None:
@@ -48,8 +51,9 @@ def setup_process(proc: JobProcess) -> None:
     t0 = time.perf_counter()
     threads = int(os.environ.get(ENV_ASR_THREADS, "2"))
     model = os.environ.get(ENV_ASR_MODEL) or None
-    asr = WhisperASR(resolve_asr_model(model), AsrConfig(cpu_threads=threads),
-                     resolve_readings_model(model))
+    readings = os.environ.get(ENV_ASR_READINGS)
+    reader = resolve_readings_model(model) if readings is None else (readings or None)
+    asr = WhisperASR(resolve_asr_model(model), AsrConfig(cpu_threads=threads), reader)
     proc.userdata["models"] = Models(nlu=Nlu(), asr=asr)
     pinyin_of("预热")  # loads pypinyin's dictionaries now, not on the first prompt
     proc.userdata["config"] = load_config(os.environ.get(ENV_CONFIG) or None)
