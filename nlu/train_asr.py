@@ -16,9 +16,14 @@ Whisper base mishears sales-call words over a phone line (定制 → 丁却, 服
    tokens (prompt ``<|startoftranscript|><|zh|><|transcribe|>``, ``<|0.00|>``, the text, the
    end of speech as a timestamp, end of text).
 3. **LoRA.** :class:`tierline.dialects.torch_decoder.WhisperDecoder` rebuilds the decoder from
-   the CTranslate2 weights, adds rank-16 updates to six matrices per layer and trains them
-   with teacher forcing (AdamW, one-cycle learning rate, seeded). The factors go to
-   ``dialects/callcentre_adapter.npz``; ``tierline models assemble`` merges them.
+   the CTranslate2 weights, adds rank-16 updates to the text side of each layer (self-attention
+   and feed-forward; ``--cross-attention`` adds the cross-attention too, which learns Kokoro's
+   sound and costs real speech) and trains them with teacher forcing (AdamW, one-cycle learning
+   rate, seeded). The general clips and every clip's prompt positions are held to the shipped
+   decoder's distribution (KL) rather than taught their text, so the no-speech probability
+   and everyday Mandarin stay as shipped. The factors go to
+   ``dialects/callcentre_adapter.npz``; ``tierline models assemble`` merges them, and
+   :class:`tierline.dialects.asr.WhisperASR` reads with it beside Whisper base.
 
 Clips and encoder outputs are cached in ``--work`` (default ``$TIERLINE_HOME/asr_adapter``),
 so a second run only trains. Rendering needs the ``corpus`` extra, training the ``train`` extra.
