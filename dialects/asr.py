@@ -87,13 +87,6 @@ class ASR:
     def language(self) -> str:
         return "zh"
 
-    def _readings(self, result) -> tuple[Hypothesis, ...]:
-        """One window's beam as (cleaned text, summed log-probability) readings, best first."""
-        # length_penalty 1: CTranslate2's score is the mean token log-probability
-        return tuple(Hypothesis(self._clean(self._tokenizer.decode(ids)),
-                                round(score * len(ids), 4))
-                     for ids, score in zip(result.sequences_ids, result.scores, strict=True))
-
     def _transcribe_impl(self, audio: np.ndarray) -> Transcript:
         raise NotImplementedError
 
@@ -103,13 +96,6 @@ class FakeASR(ASR):
 
     def __init__(self, texts: list[str]) -> None:
         self._texts = list(texts)
-
-    def _readings(self, result) -> tuple[Hypothesis, ...]:
-        """One window's beam as (cleaned text, summed log-probability) readings, best first."""
-        # length_penalty 1: CTranslate2's score is the mean token log-probability
-        return tuple(Hypothesis(self._clean(self._tokenizer.decode(ids)),
-                                round(score * len(ids), 4))
-                     for ids, score in zip(result.sequences_ids, result.scores, strict=True))
 
     def _transcribe_impl(self, audio: np.ndarray) -> Transcript:
         text = self._texts.pop(0) if self._texts else ""
