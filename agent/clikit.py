@@ -68,8 +68,7 @@ def load_asr(args: argparse.Namespace, readings: bool = True):
         readings: Add the call-centre decoder's readings to the beam (for the NLU; a caller
             that only needs transcripts saves its decode).
     """
-    from tierline.dialects.asr import AsrConfig, WhisperASR
-    from tierline.dialects.models import resolve_asr_model, resolve_readings_model
+    from tierline.dialects.asr import AsrConfig, load_whisper
 
     if args.threads < 1:
         raise UsageError(f"--threads must be at least 1, not {args.threads}")
@@ -78,8 +77,7 @@ def load_asr(args: argparse.Namespace, readings: bool = True):
     prompt = DOMAIN_PROMPT if args.prompt == "domain" else args.prompt
     config = AsrConfig(cpu_threads=args.threads, initial_prompt=prompt)
     wanted = readings and not getattr(args, "no_readings", False)
-    reader = resolve_readings_model(args.asr_model) if wanted else None
-    return WhisperASR(resolve_asr_model(args.asr_model), config, reader)
+    return load_whisper(args.asr_model, config, wanted)
 
 
 def turn_line(turn) -> str:

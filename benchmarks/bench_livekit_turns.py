@@ -23,8 +23,7 @@ from tierline.agent.livekit.call import run_file_call
 from tierline.agent.livekit.config import parse_config
 from tierline.agent.policy import RoutingPolicy
 from tierline.agent.session import CallSession, Models
-from tierline.dialects.asr import WhisperASR
-from tierline.dialects.models import resolve_asr_model, resolve_readings_model
+from tierline.dialects.asr import load_whisper
 from tierline.nlu.pipeline import Nlu
 from tierline.segmentation.features import CustomerProfile, load_customer
 
@@ -43,8 +42,7 @@ def main() -> int:
     logging.basicConfig(level=logging.ERROR)
     paths = [Path(p) for p in args.audio] or sorted(Path("samples/calls").glob("*.wav"))[
         :args.calls]
-    models = Models(nlu=Nlu(), asr=WhisperASR(resolve_asr_model(None),
-                                                 readings_dir=resolve_readings_model(None)))
+    models = Models(nlu=Nlu(), asr=load_whisper())
     config = parse_config({"worker": {"callbacks_file": "/dev/null"}}, "bench")
     rows = []
     for path in paths:

@@ -23,8 +23,7 @@ from tierline.agent.policy import RoutingPolicy
 from tierline.agent.replay import replay_file
 from tierline.agent.session import CallSession, Models
 from tierline.audio.io import probe
-from tierline.dialects.asr import AsrConfig, WhisperASR
-from tierline.dialects.models import resolve_asr_model, resolve_readings_model
+from tierline.dialects.asr import AsrConfig, load_whisper
 from tierline.nlu.pipeline import Nlu
 from tierline.segmentation.features import CustomerProfile, load_customer
 
@@ -53,10 +52,8 @@ def main() -> int:
 
     calls = sorted(SAMPLES.glob("*.wav"))
     t0 = time.perf_counter()
-    models = Models(nlu=Nlu(), asr=WhisperASR(resolve_asr_model(None),
-                                              AsrConfig(cpu_threads=args.threads),
-                                              None if args.no_readings
-                                              else resolve_readings_model(None)))
+    models = Models(nlu=Nlu(), asr=load_whisper(None, AsrConfig(cpu_threads=args.threads),
+                                                readings=not args.no_readings))
     load_s = time.perf_counter() - t0
 
     def replay(path: Path) -> tuple[list, float, float]:

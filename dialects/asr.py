@@ -311,3 +311,22 @@ class WhisperASR(ASR):
             no_speech_prob=float(max(no_speech)) if no_speech else 1.0,
             alternatives=beam,
         )
+
+
+def load_whisper(model_dir: str | Path | None = None, config: AsrConfig | None = None,
+                 readings: bool = True) -> WhisperASR:
+    """The recogniser for a model directory as the product runs it.
+
+    Args:
+        model_dir: A user-given directory, or None for the bundled Whisper base.
+        config: Decoding settings.
+        readings: Add the call-centre decoder's readings to the beam (only with the bundled
+            base, :func:`tierline.dialects.models.resolve_readings_model`).
+
+    Raises:
+        ModelError: a model is missing or not a CTranslate2 Whisper directory.
+    """
+    from tierline.dialects.models import resolve_asr_model, resolve_readings_model
+
+    reader = resolve_readings_model(model_dir) if readings else None
+    return WhisperASR(resolve_asr_model(model_dir), config, reader)

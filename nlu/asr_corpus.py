@@ -173,8 +173,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, splits: tuple[str, ...]) -> int:
-    from tierline.dialects.asr import AsrConfig, WhisperASR
-    from tierline.dialects.models import ModelError, resolve_asr_model, resolve_readings_model
+    from tierline.dialects.asr import AsrConfig, load_whisper
+    from tierline.dialects.models import ModelError
 
     out = Path(args.out or DATA_DIR / ASR_COPIES[args.tts])
     done = asr_copies(out)
@@ -185,8 +185,7 @@ def _run(args: argparse.Namespace, splits: tuple[str, ...]) -> int:
     if not todo:
         return 0
     try:
-        asr = WhisperASR(resolve_asr_model(None), AsrConfig(cpu_threads=args.threads),
-                         resolve_readings_model(None))
+        asr = load_whisper(None, AsrConfig(cpu_threads=args.threads))
     except ModelError as exc:
         raise NluError(str(exc)) from None
     if args.tts == "kokoro":
