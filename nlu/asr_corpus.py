@@ -96,6 +96,19 @@ def speak(text: str, workdir: Path, wpm: int) -> np.ndarray:
     return resample(audio, rate, PIPELINE_RATE)
 
 
+def utterance_hash(text: str) -> int:
+    """The hash that fixes how ``text`` is spoken and sent down the line (voice, speed, rate,
+    line noise): the same text always gets the same rendering."""
+    return stable_bucket("wpm|" + text, 1 << 30)
+
+
+def kokoro_voice(h: int) -> int:
+    """Index in :data:`tierline.nlu.neural_tts.VOICES` of the Kokoro voice for hash ``h``."""
+    from tierline.nlu.neural_tts import VOICES
+
+    return h % len(VOICES)
+
+
 class Renderer:
     """Speaks corpus text at 16 kHz with one engine; the voice settings follow the text hash.
 
@@ -118,7 +131,7 @@ class Renderer:
 
         lo, hi = KOKORO_SPEED
         speed = lo + (hi - lo) * ((h >> 8) % 1000) / 999
-        audio = self._kokoro.speak(text, VOICES[h % len(VOICES)], speed)
+        audio = self._kokoro.speak(text, VOICES[kokoro_voice(h)], speed)
         return resample(audio, KOKORO_RATE, PIPELINE_RATE)
 
 
@@ -200,7 +213,7 @@ def _run(args: argparse.Namespace, splits: tuple[str, ...]) -> int:
         if new_file:
             fh.write("text\tasr\tbeam\n")
         for k, text in enumerate(todo, 1):
-            h = stable_bucket("wpm|" + text, 1 << 30)
+            h = utterance_hash(text)
             audio = render(text, Path(tmp), h)
             transcript = asr.transcribe(phone_line(audio, h)) if audio.size else None
             heard = transcript.text if transcript else ""

@@ -94,9 +94,9 @@ class Clip:
 
 
 def _voice(text: str) -> int:
-    from tierline.nlu.neural_tts import VOICES
+    from tierline.nlu.asr_corpus import kokoro_voice, utterance_hash
 
-    return stable_bucket("wpm|" + text, 1 << 30) % len(VOICES)
+    return kokoro_voice(utterance_hash(text))
 
 
 def domain_clips(n: int) -> list[Clip]:
@@ -133,7 +133,7 @@ def render_clips(clips: Sequence[Clip], audio_dir: Path, threads: int,
     todo = [c for c in clips if not (audio_dir / f"{c.name}.npy").is_file()]
     if not todo:
         return
-    from tierline.nlu.asr_corpus import Renderer, phone_line
+    from tierline.nlu.asr_corpus import Renderer, phone_line, utterance_hash
     from tierline.nlu.neural_tts import KokoroMandarin
 
     audio_dir.mkdir(parents=True, exist_ok=True)
@@ -141,7 +141,7 @@ def render_clips(clips: Sequence[Clip], audio_dir: Path, threads: int,
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         for k, clip in enumerate(todo, 1):
-            h = stable_bucket("wpm|" + clip.text, 1 << 30)
+            h = utterance_hash(clip.text)
             audio = render(clip.text, Path(tmp), h)
             line = phone_line(audio, h) if audio.size else np.zeros(0, np.float32)
             np.save(audio_dir / f"{clip.name}.npy", line.astype(np.float32))
