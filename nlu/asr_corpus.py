@@ -23,6 +23,7 @@ Usage::
 
     nice -n 10 python -m tierline.nlu.asr_corpus [--tts espeak|kokoro]
         [--splits train,dev,test] [--train-percent 100] [--limit N] [--threads 2] [--out F]
+        [--no-readings]
 """
 
 from __future__ import annotations
@@ -173,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="share of the train split to render (fixed by text hash)")
     parser.add_argument("--limit", type=int, default=0, help="stop after N new utterances")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-readings", action="store_true",
+                        help="beam of Whisper base only, without the call-centre decoder's "
+                             "readings (train rows: training reads the transcript alone)")
     parser.add_argument("--out", help="output file (default: nlu/data/ + the engine's copy)")
     args = parser.parse_args(argv)
     try:
@@ -198,7 +202,8 @@ def _run(args: argparse.Namespace, splits: tuple[str, ...]) -> int:
     if not todo:
         return 0
     try:
-        asr = load_whisper(None, AsrConfig(cpu_threads=args.threads))
+        asr = load_whisper(None, AsrConfig(cpu_threads=args.threads),
+                           readings=not args.no_readings)
     except ModelError as exc:
         raise NluError(str(exc)) from None
     if args.tts == "kokoro":
