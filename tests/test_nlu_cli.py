@@ -71,6 +71,15 @@ def test_nlu_eval_reports_model_and_baselines() -> None:
     conf = systems["model"]["clean"]["confusion"]
     assert sum(sum(row.values()) for row in conf.values()) == report["intents"]["sizes"]["clean"]
     assert "model" in report["sentiment"]["systems"]
+    # the recogniser bound reads the same turns as the main report, split by transcript CER
+    for copy, beam_set in (("espeak", "asr_beam"), ("kokoro", "asr_kokoro_beam")):
+        bound = report["recogniser_bound"][copy]
+        assert sum(b["turns"] for b in bound["bands"]) == sizes[beam_set]
+        assert bound["macro_f1_heard"] == systems["model"][beam_set]["macro_f1"]
+        assert bound["macro_f1_clean"] == systems["model"]["clean"]["macro_f1"]
+        assert sum(b["right_heard"] for b in bound["bands"]) == round(
+            systems["model"][beam_set]["accuracy"] * sizes[beam_set])
+        assert all(0.0 <= c["macro_f1"] <= 1.0 for c in bound["ceilings"])
 
 
 def test_nlu_eval_bad_data_dir_is_one_line_exit_2(tmp_path) -> None:

@@ -5,8 +5,9 @@ in the same run) on the clean test split and on its noisy-ASR copy, then per-int
 model's confusion matrices and the sentiment scores. ``asr_heard`` is the part of the noisy
 copy where Whisper kept at least a third of what was said; ``asr_kokoro`` the copy spoken by a
 neural voice instead of espeak-ng; ``asr_beam`` and ``asr_kokoro_beam`` are those copies read from
-all of Whisper's final-beam readings, as a call reads a turn. ``--json`` prints the whole report as
-one JSON object.
+all of Whisper's final-beam readings, as a call reads a turn. Each copy is then split by the
+character error rate of its transcripts, with the reader ceilings
+(:mod:`tierline.nlu.recogniser_bound`). ``--json`` prints the whole report as one JSON object.
 """
 
 from __future__ import annotations
@@ -34,10 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tierline.nlu.data import shared_data_dir
+    from tierline.nlu.data import ASR_COPIES, load_noisy_pairs, shared_data_dir
     from tierline.nlu.evaluate import evaluate_intents, evaluate_sentiment
     from tierline.nlu.models import INTENT_MODEL, SENTIMENT_MODEL
     from tierline.nlu.onnx_models import OnnxIntentClassifier, OnnxSentiment
+    from tierline.nlu.recogniser_bound import recogniser_bound
 
     try:
         data_dir = shared_data_dir(args.data)
@@ -55,6 +57,9 @@ def run(args: argparse.Namespace) -> int:
                                              SENTIMENT_MODEL.is_file()) else None
     progress = (lambda m: print(f"nlu-eval: {m}", file=sys.stderr)) if not args.json else None
     report = {"intents": evaluate_intents(model, args.split, data_dir, progress),
+              "recogniser_bound": {
+                  copy: recogniser_bound(model, pairs).to_dict()
+                  for copy in ASR_COPIES if (pairs := load_noisy_pairs(args.split, copy))},
               "sentiment": evaluate_sentiment(sentiment, data_dir, args.split),
               "model": {"path": str(model.model.path), "info": model.model.info}}
     if args.json:
@@ -102,6 +107,7 @@ def print_report(report: dict) -> None:
             conf = systems["model"][s]["confusion"]
             for t in INTENTS:
                 print(f"{t:<18}" + "".join(f"{conf[t][p] or '.':>7}" for p in INTENTS))
+    print_recogniser_bound(report.get("recogniser_bound", {}))
     sent = report["sentiment"]
     print(f"\n== sentiment, {sent['split']} split: "
           + ", ".join(f"{k} {v}" for k, v in sent["sizes"].items()))
@@ -110,3 +116,20 @@ def print_report(report: dict) -> None:
         if "reviews" in res:
             line += f"   review polarity accuracy {_pct(res['reviews']['polarity_accuracy'])}"
         print(line)
+
+
+def print_recogniser_bound(bounds: dict) -> None:
+    """Per noisy copy: the model's right turns by transcript CER band, read from what Whisper
+    heard and from what was said, and the reader ceilings (:mod:`tierline.nlu.recogniser_bound`)."""
+    for copy, b in bounds.items():
+        print(f"\n-- {copy} copy by transcript CER (corpus CER {_pct(b['cer']).strip()} %): "
+              f"model macro-F1 {_pct(b['macro_f1_heard']).strip()} on what was heard, "
+              f"{_pct(b['macro_f1_clean']).strip()} on what was said")
+        print(f"{'CER band':<14}{'turns':>7}{'right heard':>13}{'right said':>12}")
+        for band in b["bands"]:
+            high = "" if band["high"] is None else f"{band['high']:.2f}"
+            print(f"{band['low']:.2f}-{high:<9}{band['turns']:>7}{band['right_heard']:>13}"
+                  f"{band['right_clean']:>12}")
+        print("reader ceiling (transcripts below the CER read as well as what was said): "
+              + ", ".join(f"< {c['below_cer']:.2f}: {_pct(c['macro_f1']).strip()}"
+                          for c in b["ceilings"]))

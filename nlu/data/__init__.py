@@ -41,7 +41,7 @@ from tierline.nlu.vocab import INTENTS
 __all__ = [
     "ASR_COPIES", "DATA_DIR", "SPLITS", "SENTIMENT_LABELS", "Example", "asr_copies", "heard_enough",
     "load_challenge", "load_heard_intents", "load_intents", "load_noisy_intents",
-    "load_ood_other", "load_reviews", "load_sentiment",
+    "load_noisy_pairs", "load_ood_other", "load_reviews", "load_sentiment",
     "shared_data_dir", "stable_bucket",
 ]
 
@@ -203,16 +203,32 @@ def load_heard_intents(split: str | None = None, copy: str = "espeak") -> list[E
     return _noisy(split, copy, heard_only=True)
 
 
-def _noisy(split: str | None, copy: str, heard_only: bool) -> list[Example]:
+def load_noisy_pairs(split: str | None = None, copy: str = "espeak"
+                     ) -> list[tuple[Example, Example]]:
+    """Each corpus utterance that has an ASR copy, beside that copy: (clean row, what
+    Whisper heard with the clean row's label and split), in corpus order.
+
+    Args:
+        split: ``train``, ``dev``, ``test`` or None for all.
+        copy: A key of :data:`ASR_COPIES`.
+
+    Raises:
+        NluError: unknown copy, or a bad beam column in its file.
+    """
     if copy not in ASR_COPIES:
         raise NluError(f"unknown ASR copy {copy!r}; choose from {', '.join(ASR_COPIES)}")
     copies = _read_copy(DATA_DIR / ASR_COPIES[copy])
     out = []
     for e in load_intents(split):
         heard, beam = copies.get(e.text, (None, ()))
-        if heard is not None and (not heard_only or heard_enough(heard, e.text)):
-            out.append(Example(heard, e.label, e.split, "asr", beam))
+        if heard is not None:
+            out.append((e, Example(heard, e.label, e.split, "asr", beam)))
     return out
+
+
+def _noisy(split: str | None, copy: str, heard_only: bool) -> list[Example]:
+    return [noisy for clean, noisy in load_noisy_pairs(split, copy)
+            if not heard_only or heard_enough(noisy.text, clean.text)]
 
 
 def load_sentiment(split: str | None = None) -> list[Example]:
