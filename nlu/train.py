@@ -152,7 +152,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="tiny, fast run on a data subset (for tests; not a usable model)")
 
 
-def _require_torch():
+def require_train_extra():
+    """torch and transformers, imported.
+
+    Raises:
+        NluError: the ``train`` extra is not installed (one line with the install commands).
+    """
     try:
         import torch
         import transformers
@@ -165,7 +170,7 @@ def _require_torch():
 
 def run(args: argparse.Namespace) -> int:
     """Pre-train the encoder, fine-tune both models, export INT8 ONNX. Returns 0."""
-    torch, _ = _require_torch()
+    torch, _ = require_train_extra()
     if args.threads < 1:
         raise NluError(f"--threads must be at least 1, not {args.threads}")
     torch.set_num_threads(args.threads)

@@ -322,11 +322,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Render, encode, train, write the adapter. Returns 0."""
-    try:
-        import torch
-    except ImportError as exc:
-        raise NluError(f"training needs the train extra ({exc.name} is missing): "
-                       "pip install torch==2.13.0 && pip install -e '.[train]'") from None
+    from tierline.nlu.train import require_train_extra
+
+    torch, _ = require_train_extra()
     from tierline.dialects.adapter import DecoderAdapter
     from tierline.dialects.ct2_weights import read_ct2
     from tierline.dialects.models import WHISPER_BASE_SHA256, tierline_home, whisper_base_dir
