@@ -22,8 +22,8 @@ so a long run can be split.
 Usage::
 
     nice -n 10 python -m tierline.nlu.asr_corpus [--tts espeak|kokoro]
-        [--splits train,dev,test] [--train-percent 100] [--limit N] [--threads 2] [--out F]
-        [--no-readings]
+        [--splits train,dev,test | --splits challenge] [--train-percent 100] [--limit N]
+        [--threads 2] [--out F] [--no-readings]
 """
 
 from __future__ import annotations
@@ -42,10 +42,11 @@ import numpy as np
 
 from tierline.nlu.data import (
     ASR_COPIES,
-    DATA_DIR,
     SPLITS,
     asr_beams,
     asr_copies,
+    copy_file,
+    load_challenge,
     load_intents,
     stable_bucket,
 )
@@ -146,11 +147,14 @@ def phone_line(audio16k: np.ndarray, seed: int) -> np.ndarray:
 
 
 def select(splits: tuple[str, ...], train_percent: int) -> list[str]:
-    """Corpus texts to render: every row of ``splits``, and a fixed share of ``train``.
+    """Corpus texts to render: every row of ``splits``, and a fixed share of ``train``;
+    ``("challenge",)`` selects the challenge set instead.
 
     Test rows come first, then dev, then train, so a bounded run completes the evaluation
     sets before it adds training copies.
     """
+    if splits == ("challenge",):
+        return [ex.text for ex in load_challenge()]
     rank = {"test": 0, "dev": 1, "train": 2}
     out = []
     for ex in sorted(load_intents(), key=lambda e: rank[e.split]):
@@ -181,8 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         splits = tuple(s for s in args.splits.split(",") if s)
-        if not splits or any(s not in SPLITS for s in splits):
-            raise NluError(f"--splits takes a comma list of {', '.join(SPLITS)}")
+        if splits != ("challenge",) and (not splits or any(s not in SPLITS for s in splits)):
+            raise NluError(f"--splits takes a comma list of {', '.join(SPLITS)}, "
+                           "or challenge alone")
         return _run(args, splits)
     except NluError as exc:
         print(f"asr_corpus: {exc}", file=sys.stderr)
@@ -193,7 +198,7 @@ def _run(args: argparse.Namespace, splits: tuple[str, ...]) -> int:
     from tierline.dialects.asr import AsrConfig, load_whisper
     from tierline.dialects.models import ModelError
 
-    out = Path(args.out or DATA_DIR / ASR_COPIES[args.tts])
+    out = Path(args.out or copy_file(args.tts, splits[0]))
     done = asr_copies(out)
     todo = [t for t in select(splits, args.train_percent) if t not in done]
     if args.limit > 0:
@@ -241,8 +246,8 @@ def _beam_column(beam: Sequence[tuple[str, float]]) -> str:
 
 
 def _sort_like_corpus(path: Path) -> None:
-    """Rewrite the transcript file in corpus order (stable diffs)."""
-    order = {e.text: i for i, e in enumerate(load_intents())}
+    """Rewrite the transcript file in corpus order, then challenge order (stable diffs)."""
+    order = {e.text: i for i, e in enumerate(load_intents() + load_challenge())}
     rows = asr_copies(path)
     beams = asr_beams(path)
     with path.open("w", encoding="utf-8") as fh:

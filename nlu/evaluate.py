@@ -20,6 +20,7 @@ from tierline.nlu.data import (
     load_heard_intents,
     load_intents,
     load_noisy_intents,
+    load_noisy_pairs,
     load_ood_other,
 )
 from tierline.nlu.intents import IntentClassifier, KeywordIntentClassifier
@@ -157,7 +158,9 @@ def evaluate_intents(model: IntentClassifier | None, split: str = "test",
     are empty or hallucinated and bound what any reader can reach. ``asr_kokoro`` is the copy
     spoken by the neural Kokoro voice, when the split has one. A copy whose file records
     Whisper's final beam is also read the way the pipeline reads a turn, from every reading
-    (``asr_beam``, ``asr_kokoro_beam``).
+    (``asr_beam``, ``asr_kokoro_beam``). With the test split come the challenge set
+    (``challenge``) and its two copies (``challenge_asr``, ``challenge_asr_kokoro``, and
+    their ``_beam`` readings).
 
     Args:
         model: The trained classifier (None: baselines only).
@@ -180,10 +183,13 @@ def evaluate_intents(model: IntentClassifier | None, split: str = "test",
     kokoro = load_noisy_intents(split, "kokoro")
     if kokoro:
         sets["asr_kokoro"] = kokoro
-    beam_sets = [name for name in ("asr", "asr_kokoro")
-                 if name in sets and any(e.beam for e in sets[name])]
     if split == "test":
         sets["challenge"] = load_challenge()
+        for copy, name in (("espeak", "challenge_asr"), ("kokoro", "challenge_asr_kokoro")):
+            if pairs := load_noisy_pairs("challenge", copy):
+                sets[name] = [noisy for _, noisy in pairs]
+    beam_sets = [name for name in ("asr", "asr_kokoro", "challenge_asr", "challenge_asr_kokoro")
+                 if name in sets and any(e.beam for e in sets[name])]
     if ood:
         sets["public_other"] = [e for e in ood if e.split == "test"]
     systems = [_System("keyword", KeywordIntentClassifier())]

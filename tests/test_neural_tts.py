@@ -88,7 +88,21 @@ def test_asr_corpus_renders_a_kokoro_copy(tmp_path) -> None:
     assert asr_beams(out)[said][0][0] == heard  # with the beam it was read from
 
 
-def test_asr_corpus_bad_splits_is_one_line_exit_2() -> None:
-    run = _asr_corpus("--splits", "validation")
+def test_asr_corpus_renders_the_challenge_set_on_its_own(tmp_path) -> None:
+    from tierline.nlu.asr_corpus import select
+    from tierline.nlu.data import asr_copies, load_challenge
+
+    challenge = [e.text for e in load_challenge()]
+    assert select(("challenge",), 100) == challenge
+    out = tmp_path / "challenge_copy.tsv"
+    run = _asr_corpus("--splits", "challenge", "--limit", "1", "--threads", "1",
+                      "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    assert list(asr_copies(out)) == challenge[:1]
+
+
+@pytest.mark.parametrize("splits", ["validation", "challenge,test"])
+def test_asr_corpus_bad_splits_is_one_line_exit_2(splits: str) -> None:
+    run = _asr_corpus("--splits", splits)
     assert run.returncode == 2
     assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr

@@ -69,3 +69,16 @@ def test_pairs_are_the_copies_beside_their_utterances(copy: str) -> None:
     assert [noisy for _, noisy in pairs] == load_noisy_intents("test", copy)
     assert all(clean.label == noisy.label and clean.split == noisy.split == "test"
                for clean, noisy in pairs)
+
+
+@pytest.mark.parametrize("copy", ["espeak", "kokoro"])
+def test_the_challenge_set_has_both_copies_with_beams(copy: str) -> None:
+    from tierline.nlu.data import load_challenge
+
+    pairs = load_noisy_pairs("challenge", copy)
+    assert [clean for clean, _ in pairs] == load_challenge()
+    assert all(noisy.split == "challenge" and noisy.source == "asr" for _, noisy in pairs)
+    heard = [noisy for _, noisy in pairs if noisy.text]  # espeak-ng: some turns heard as nothing
+    assert len(heard) >= 0.85 * len(pairs)
+    assert sum(len(noisy.beam) > 1 and noisy.beam[0][0] == noisy.text for noisy in heard
+               ) >= 0.9 * len(heard)

@@ -5,8 +5,9 @@ in the same run) on the clean test split and on its noisy-ASR copy, then per-int
 model's confusion matrices and the sentiment scores. ``asr_heard`` is the part of the noisy
 copy where Whisper kept at least a third of what was said; ``asr_kokoro`` the copy spoken by a
 neural voice instead of espeak-ng; ``asr_beam`` and ``asr_kokoro_beam`` are those copies read from
-all of Whisper's final-beam readings, as a call reads a turn. Each copy is then split by the
-character error rate of its transcripts, with the reader ceilings
+all of Whisper's final-beam readings, as a call reads a turn; ``challenge`` is the challenge set
+and ``challenge_asr_beam`` / ``challenge_asr_kokoro_beam`` its copies (test split only). Each
+copy is then split by the character error rate of its transcripts, with the reader ceilings
 (:mod:`tierline.nlu.recogniser_bound`). ``--json`` prints the whole report as one JSON object.
 """
 
@@ -58,8 +59,10 @@ def run(args: argparse.Namespace) -> int:
     progress = (lambda m: print(f"nlu-eval: {m}", file=sys.stderr)) if not args.json else None
     report = {"intents": evaluate_intents(model, args.split, data_dir, progress),
               "recogniser_bound": {
-                  copy: recogniser_bound(model, pairs).to_dict()
-                  for copy in ASR_COPIES if (pairs := load_noisy_pairs(args.split, copy))},
+                  f"{prefix}{copy}": recogniser_bound(model, pairs).to_dict()
+                  for split, prefix in ((args.split, ""), ("challenge", "challenge_"))
+                  if split != "challenge" or args.split == "test"
+                  for copy in ASR_COPIES if (pairs := load_noisy_pairs(split, copy))},
               "sentiment": evaluate_sentiment(sentiment, data_dir, args.split),
               "model": {"path": str(model.model.path), "info": model.model.info}}
     if args.json:
@@ -80,25 +83,25 @@ def print_report(report: dict) -> None:
     rep = report["intents"]
     systems = rep["systems"]
     sets = [s for s in ("clean", "asr", "asr_beam", "asr_heard", "asr_kokoro",
-                        "asr_kokoro_beam", "challenge")
+                        "asr_kokoro_beam", "challenge", "challenge_asr_beam",
+                        "challenge_asr_kokoro_beam")
             if s in rep["sizes"]]
-    print(f"== intents, {rep['split']} split: "
-          + ", ".join(f"{k} {v} utterances" for k, v in rep["sizes"].items()))
-    print(f"{'system':<10}" + "".join(f"{s + ' macro-F1':>20}{s + ' acc':>15}" for s in sets)
-          + (f"{'public other false alarms':>28}" if "public_other" in rep["sizes"] else ""))
-    for name, res in systems.items():
-        line = f"{name:<10}" + "".join(
-            f"{_pct(res[s]['macro_f1']):>20}{_pct(res[s]['accuracy']):>15}" for s in sets)
-        if "public_other" in res:
-            line += f"{_pct(res['public_other']['false_alarm_rate']):>28}"
-        print(line)
+    names = list(systems)
+    print(f"== intents, {rep['split']} split: macro-F1 / accuracy (%)")
+    print(f"{'set':<28}{'turns':>6}" + "".join(f"{n:>15}" for n in names))
+    for s in sets:
+        print(f"{s:<28}{rep['sizes'][s]:>6}" + "".join(
+            f"{_pct(systems[n][s]['macro_f1']) + ' /' + _pct(systems[n][s]['accuracy']):>15}"
+            for n in names))
+    if "public_other" in rep["sizes"]:
+        print(f"{'public other, false alarms':<28}{rep['sizes']['public_other']:>6}" + "".join(
+            f"{_pct(systems[n]['public_other']['false_alarm_rate']):>15}" for n in names))
     print("\n-- per-intent F1 (%)")
-    cols = [(n, s) for s in sets for n in systems]
-    width = 2 + max(len(f"{n[:7]}/{s}") for n, s in cols)
-    print(f"{'intent':<18}" + "".join(f"{n[:7] + '/' + s:>{width}}" for n, s in cols))
-    for intent in INTENTS:
-        print(f"{intent:<18}" + "".join(
-            f"{_pct(systems[n][s]['f1'].get(intent, 0.0)):>{width}}" for n, s in cols))
+    for s in sets:
+        print(f"{s:<18}" + "".join(f"{n:>10}" for n in names))
+        for intent in INTENTS:
+            print(f"  {intent:<16}" + "".join(
+                f"{_pct(systems[n][s]['f1'].get(intent, 0.0)):>10}" for n in names))
     if "model" in systems:
         short = [i[:6] for i in INTENTS]
         for s in sets:

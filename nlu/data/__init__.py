@@ -16,9 +16,13 @@ Committed files (written for this product, see docs/nlu.md):
   loses most of the utterance.
 - ``sentiment.tsv`` (``label``, ``split``, ``text``): caller utterances labelled
   ``neg``/``neu``/``pos``.
-- ``challenge.tsv`` (``intent``, ``text``): 150 utterances written after the model design was
-  fixed, in plain product-owner style, never used for training or model selection; a second
-  look at generalisation beside the test split.
+- ``challenge.tsv`` (``intent``, ``text``): utterances written after the model design was
+  fixed, never used for training or model selection; a second look at generalisation beside
+  the test split. The first 150 in plain product-owner style; then 438 (6 Dec) by three
+  sessions that saw only the intent definitions, never the corpus: everyday phone turns,
+  short and regional turns, long run-on turns (rows equal to a corpus row dropped).
+- ``challenge_asr.tsv``, ``challenge_asr_kokoro.tsv``: the challenge set's two ASR copies,
+  made as the corpus's (``python -m tierline.nlu.asr_corpus --splits challenge``).
 
 Public corpora are read in place from the shared data directory, never copied into the
 repository: SMP2017-ECDT queries and CrossWOZ user turns (out-of-domain ``other``) and the
@@ -39,10 +43,10 @@ from tierline.nlu.errors import NluError
 from tierline.nlu.vocab import INTENTS
 
 __all__ = [
-    "ASR_COPIES", "DATA_DIR", "SPLITS", "SENTIMENT_LABELS", "Example", "asr_copies", "heard_enough",
-    "load_challenge", "load_heard_intents", "load_intents", "load_noisy_intents",
-    "load_noisy_pairs", "load_ood_other", "load_reviews", "load_sentiment",
-    "shared_data_dir", "stable_bucket",
+    "ASR_COPIES", "CHALLENGE_COPIES", "DATA_DIR", "SPLITS", "SENTIMENT_LABELS", "Example",
+    "asr_copies", "heard_enough", "copy_file", "load_challenge", "load_heard_intents",
+    "load_intents", "load_noisy_intents", "load_noisy_pairs", "load_ood_other", "load_reviews",
+    "load_sentiment", "shared_data_dir", "stable_bucket",
 ]
 
 DATA_DIR = Path(__file__).resolve().parent
@@ -139,6 +143,20 @@ def load_challenge() -> list[Example]:
 ASR_COPIES = {"espeak": "intents_asr.tsv", "kokoro": "intents_asr_kokoro.tsv"}
 """ASR copy name (the TTS engine that spoke the corpus) → its transcript file in ``DATA_DIR``."""
 
+CHALLENGE_COPIES = {"espeak": "challenge_asr.tsv", "kokoro": "challenge_asr_kokoro.tsv"}
+"""The same copies of the challenge set (split ``challenge``), in files of their own."""
+
+
+def copy_file(copy: str, split: str | None = None) -> Path:
+    """The transcript file of ASR copy ``copy`` for ``split`` (``challenge`` or the corpus).
+
+    Raises:
+        NluError: unknown copy.
+    """
+    if copy not in ASR_COPIES:
+        raise NluError(f"unknown ASR copy {copy!r}; choose from {', '.join(ASR_COPIES)}")
+    return DATA_DIR / (CHALLENGE_COPIES if split == "challenge" else ASR_COPIES)[copy]
+
 
 Beam = tuple[tuple[str, float], ...]
 """Whisper's final-beam readings of one utterance: (text, summed log-probability), best first."""
@@ -209,17 +227,16 @@ def load_noisy_pairs(split: str | None = None, copy: str = "espeak"
     Whisper heard with the clean row's label and split), in corpus order.
 
     Args:
-        split: ``train``, ``dev``, ``test`` or None for all.
+        split: ``train``, ``dev``, ``test``, ``challenge`` (the challenge set's copies) or
+            None for the whole corpus.
         copy: A key of :data:`ASR_COPIES`.
 
     Raises:
-        NluError: unknown copy, or a bad beam column in its file.
+        NluError: unknown copy or split, or a bad beam column in its file.
     """
-    if copy not in ASR_COPIES:
-        raise NluError(f"unknown ASR copy {copy!r}; choose from {', '.join(ASR_COPIES)}")
-    copies = _read_copy(DATA_DIR / ASR_COPIES[copy])
+    copies = _read_copy(copy_file(copy, split))
     out = []
-    for e in load_intents(split):
+    for e in load_challenge() if split == "challenge" else load_intents(split):
         heard, beam = copies.get(e.text, (None, ()))
         if heard is not None:
             out.append((e, Example(heard, e.label, e.split, "asr", beam)))
