@@ -52,7 +52,7 @@ def test_unreadable_file_is_one_line_exit_2(tmp_path, make: str) -> None:
 
 
 def test_nlu_eval_reports_model_and_baselines() -> None:
-    out = _tierline("nlu-eval", "--split", "dev", "--json", timeout=170)
+    out = _tierline("nlu-eval", "--split", "test", "--json", timeout=170)
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     systems = report["intents"]["systems"]
@@ -63,7 +63,9 @@ def test_nlu_eval_reports_model_and_baselines() -> None:
             assert systems[name][s]["n"] == report["intents"]["sizes"][s]
     sizes = report["intents"]["sizes"]
     assert 0 < sizes["asr_heard"] < sizes["asr"] == sizes["clean"]  # a subset of the copies
-    assert sizes["asr_kokoro"] == sizes["clean"]  # dev is spoken whole by both engines
+    assert sizes["asr_kokoro"] == sizes["clean"]  # test is spoken whole by both engines
+    # so is the challenge set, which comes with the test split
+    assert sizes["challenge_asr_beam"] == sizes["challenge_asr_kokoro_beam"] == sizes["challenge"]
     # both copies record Whisper's beam: the same rows, read from every reading
     assert sizes["asr_beam"] == sizes["asr"] and sizes["asr_kokoro_beam"] == sizes["asr_kokoro"]
     for name in systems:
@@ -72,11 +74,14 @@ def test_nlu_eval_reports_model_and_baselines() -> None:
     assert sum(sum(row.values()) for row in conf.values()) == report["intents"]["sizes"]["clean"]
     assert "model" in report["sentiment"]["systems"]
     # the recogniser bound reads the same turns as the main report, split by transcript CER
-    for copy, beam_set in (("espeak", "asr_beam"), ("kokoro", "asr_kokoro_beam")):
+    for copy, beam_set in (("espeak", "asr_beam"), ("kokoro", "asr_kokoro_beam"),
+                           ("challenge_espeak", "challenge_asr_beam"),
+                           ("challenge_kokoro", "challenge_asr_kokoro_beam")):
         bound = report["recogniser_bound"][copy]
         assert sum(b["turns"] for b in bound["bands"]) == sizes[beam_set]
         assert bound["macro_f1_heard"] == systems["model"][beam_set]["macro_f1"]
-        assert bound["macro_f1_clean"] == systems["model"]["clean"]["macro_f1"]
+        clean_set = "challenge" if copy.startswith("challenge") else "clean"
+        assert bound["macro_f1_clean"] == systems["model"][clean_set]["macro_f1"]
         assert sum(b["right_heard"] for b in bound["bands"]) == round(
             systems["model"][beam_set]["accuracy"] * sizes[beam_set])
         assert all(0.0 <= c["macro_f1"] <= 1.0 for c in bound["ceilings"])
