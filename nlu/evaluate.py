@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from tierline.nlu.data import (
     ASR_COPIES,
@@ -24,59 +24,11 @@ from tierline.nlu.data import (
     load_ood_other,
 )
 from tierline.nlu.intents import IntentClassifier, KeywordIntentClassifier
+from tierline.nlu.recogniser_bound import recogniser_bound
+from tierline.nlu.scores import Scores, score
 from tierline.nlu.vocab import INTENTS
 
 __all__ = ["Scores", "TfidfIntentClassifier", "evaluate_intents", "score", "tfidf_training_set"]
-
-
-@dataclass(frozen=True)
-class Scores:
-    """Classification quality of one system on one text set.
-
-    Attributes:
-        n: Number of texts.
-        accuracy: Share of exact labels.
-        macro_f1: Mean F1 over the labels present in truth or prediction.
-        f1: F1 per label.
-        confusion: ``confusion[truth][predicted]`` counts.
-    """
-
-    n: int
-    accuracy: float
-    macro_f1: float
-    f1: dict[str, float] = field(default_factory=dict)
-    confusion: dict[str, dict[str, int]] = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return {"n": self.n, "accuracy": round(self.accuracy, 4),
-                "macro_f1": round(self.macro_f1, 4),
-                "f1": {k: round(v, 4) for k, v in self.f1.items()},
-                "confusion": self.confusion}
-
-
-def score(truth: Sequence[str], predicted: Sequence[str],
-          labels: Sequence[str] = INTENTS) -> Scores:
-    """Accuracy, per-label F1, macro-F1 and the confusion matrix.
-
-    Labels with neither a true nor a predicted example are left out of the macro mean.
-    """
-    if len(truth) != len(predicted):
-        raise ValueError("truth and predicted differ in length")
-    confusion = {t: dict.fromkeys(labels, 0) for t in labels}
-    for t, p in zip(truth, predicted, strict=True):
-        confusion[t][p] += 1
-    f1: dict[str, float] = {}
-    for lab in labels:
-        tp = confusion[lab][lab]
-        n_true = sum(confusion[lab].values())
-        n_pred = sum(confusion[t][lab] for t in labels)
-        if n_true == 0 and n_pred == 0:
-            continue
-        f1[lab] = 2 * tp / (n_true + n_pred)
-    n = len(truth)
-    acc = sum(t == p for t, p in zip(truth, predicted, strict=True)) / n if n else 0.0
-    macro = sum(f1.values()) / len(f1) if f1 else 0.0
-    return Scores(n, acc, macro, f1, confusion)
 
 
 def _argmax(probs: dict[str, float]) -> str:
@@ -172,24 +124,25 @@ def evaluate_intents(model: IntentClassifier | None, split: str = "test",
 
     Returns:
         JSON-ready report: per system and text set, :class:`Scores` plus median
-        per-utterance time.
+        per-utterance time; ``recogniser_bound``: the model on each copy read from the beam,
+        by transcript CER (:mod:`tierline.nlu.recogniser_bound`), keyed by copy
+        (``espeak``, ``kokoro``, ``challenge_espeak``, ``challenge_kokoro``).
     """
     note = progress or (lambda _m: None)
-    clean = load_intents(split)
-    noisy = load_noisy_intents(split)
+    copies = {"asr": (split, "espeak"), "asr_kokoro": (split, "kokoro")}
+    if split == "test":
+        copies.update(challenge_asr=("challenge", "espeak"),
+                      challenge_asr_kokoro=("challenge", "kokoro"))
+    pairs = {name: load_noisy_pairs(*where) for name, where in copies.items()}
     ood = load_ood_other(data_dir) if data_dir is not None else []
-    sets: dict[str, list[Example]] = {"clean": clean, "asr": noisy,
+    sets: dict[str, list[Example]] = {"clean": load_intents(split),
+                                      "asr": [noisy for _, noisy in pairs["asr"]],
                                       "asr_heard": load_heard_intents(split)}
-    kokoro = load_noisy_intents(split, "kokoro")
-    if kokoro:
-        sets["asr_kokoro"] = kokoro
     if split == "test":
         sets["challenge"] = load_challenge()
-        for copy, name in (("espeak", "challenge_asr"), ("kokoro", "challenge_asr_kokoro")):
-            if pairs := load_noisy_pairs("challenge", copy):
-                sets[name] = [noisy for _, noisy in pairs]
-    beam_sets = [name for name in ("asr", "asr_kokoro", "challenge_asr", "challenge_asr_kokoro")
-                 if name in sets and any(e.beam for e in sets[name])]
+    sets.update({name: [noisy for _, noisy in rows] for name, rows in pairs.items()
+                 if rows and name != "asr"})
+    beam_sets = [name for name in copies if name in sets and any(e.beam for e in sets[name])]
     if ood:
         sets["public_other"] = [e for e in ood if e.split == "test"]
     systems = [_System("keyword", KeywordIntentClassifier())]
@@ -200,21 +153,30 @@ def evaluate_intents(model: IntentClassifier | None, split: str = "test",
         systems.append(_System("model", model))
     sizes = {k: len(v) for k, v in sets.items()}
     sizes.update({f"{k}_beam": len(sets[k]) for k in beam_sets})
-    report: dict = {"split": split, "sizes": sizes, "systems": {}}
+    report: dict = {"split": split, "sizes": sizes, "systems": {}, "recogniser_bound": {}}
     for system in systems:
         out = {}
+        said: dict[str, str] = {}  # clean text → label, for the recogniser bound
         for set_name, examples in sets.items():
             texts = [e.text for e in examples]
             t0 = time.perf_counter()
             predicted = predict(system.classifier, texts)
             per_ms = (time.perf_counter() - t0) * 1000 / max(1, len(texts))
             truth = [e.label for e in examples]
+            if set_name in ("clean", "challenge"):
+                said.update(zip(texts, predicted, strict=True))
             if set_name in beam_sets:
                 t0 = time.perf_counter()
                 by_beam = predict_beams(system.classifier, examples)
                 out[f"{set_name}_beam"] = {
                     **score(truth, by_beam).to_dict(),
                     "mean_ms": round((time.perf_counter() - t0) * 1000 / max(1, len(texts)), 3)}
+                if system.name == "model":
+                    where, copy = copies[set_name]
+                    key = f"challenge_{copy}" if where == "challenge" else copy
+                    report["recogniser_bound"][key] = recogniser_bound(
+                        pairs[set_name], by_beam,
+                        [said[clean.text] for clean, _ in pairs[set_name]]).to_dict()
             if set_name == "public_other":
                 false_alarms = sum(p != "other" for p in predicted)
                 out[set_name] = {"n": len(texts),

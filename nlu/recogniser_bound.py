@@ -2,9 +2,10 @@
 
 Each turn of a noisy-ASR copy is put in a band by the character error rate (CER) of its
 transcript against what was said (:func:`tierline.dialects.normalize.normalize_text`, as
-``asr-eval`` scores), and the intent model reads it twice: from Whisper's beam, as a call
-reads the turn, and from the clean utterance. Where both readings are right, nothing was
-lost; where only the clean one is, the words are gone or the reader missed them.
+``asr-eval`` scores), beside the intent model's two readings of it: from Whisper's beam, as a
+call reads the turn, and from the clean utterance (``tierline nlu-eval`` makes both). Where
+both readings are right, nothing was lost; where only the clean one is, the words are gone or
+the reader missed them.
 
 The *reader ceiling* at a band edge is the macro-F1 of a reader that reads every transcript
 below the edge as well as it reads the clean utterance, and the rest as the model does now:
@@ -19,8 +20,7 @@ from dataclasses import dataclass
 
 from tierline.dialects.normalize import edit_distance, normalize_text
 from tierline.nlu.data import Example
-from tierline.nlu.evaluate import predict, predict_beams, score
-from tierline.nlu.intents import IntentClassifier
+from tierline.nlu.scores import score
 
 __all__ = ["CER_EDGES", "CerBand", "RecogniserBound", "recogniser_bound", "turn_cer"]
 
@@ -86,26 +86,28 @@ def turn_cer(said: str, heard: str) -> tuple[int, int]:
     return edit_distance(ref, normalize_text(heard)), len(ref)
 
 
-def recogniser_bound(classifier: IntentClassifier,
-                     pairs: Sequence[tuple[Example, Example]]) -> RecogniserBound:
-    """Score ``classifier`` on a noisy copy band by band.
+def recogniser_bound(pairs: Sequence[tuple[Example, Example]], heard: Sequence[str],
+                     said: Sequence[str]) -> RecogniserBound:
+    """Score a model's readings of a noisy copy band by band.
 
     Args:
-        classifier: The intent model.
         pairs: (clean utterance, ASR copy) rows, as :func:`tierline.nlu.data.load_noisy_pairs`
             gives them; at least one.
+        heard: The model's intent for each copy, read from its beam
+            (:func:`tierline.nlu.evaluate.predict_beams`).
+        said: The model's intent for each clean utterance.
 
     Returns:
         The copy's bands and reader ceilings.
 
     Raises:
-        ValueError: no pairs.
+        ValueError: no pairs, or readings not one per pair.
     """
     if not pairs:
         raise ValueError("recogniser_bound needs at least one (clean, heard) pair")
+    if not len(heard) == len(said) == len(pairs):
+        raise ValueError("recogniser_bound needs one reading heard and one said per pair")
     truth = [clean.label for clean, _ in pairs]
-    heard = predict_beams(classifier, [noisy for _, noisy in pairs])
-    said = predict(classifier, [clean.text for clean, _ in pairs])
     errors = [turn_cer(clean.text, noisy.text) for clean, noisy in pairs]
     cer = [e / max(1, n) for e, n in errors]
     lows = (0.0, *CER_EDGES)

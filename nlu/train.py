@@ -56,8 +56,8 @@ from tierline.nlu.data import (
     shared_data_dir,
 )
 from tierline.nlu.errors import NluError
-from tierline.nlu.evaluate import score
 from tierline.nlu.onnx_models import FORMAT
+from tierline.nlu.scores import score
 from tierline.nlu.sentiment import LexiconSentiment
 from tierline.nlu.vocab import INTENTS
 

@@ -77,7 +77,7 @@ def test_nlu_eval_reports_model_and_baselines() -> None:
     for copy, beam_set in (("espeak", "asr_beam"), ("kokoro", "asr_kokoro_beam"),
                            ("challenge_espeak", "challenge_asr_beam"),
                            ("challenge_kokoro", "challenge_asr_kokoro_beam")):
-        bound = report["recogniser_bound"][copy]
+        bound = report["intents"]["recogniser_bound"][copy]
         assert sum(b["turns"] for b in bound["bands"]) == sizes[beam_set]
         assert bound["macro_f1_heard"] == systems["model"][beam_set]["macro_f1"]
         clean_set = "challenge" if copy.startswith("challenge") else "clean"

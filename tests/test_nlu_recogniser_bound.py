@@ -6,20 +6,25 @@ import math
 
 import pytest
 
-from tierline.nlu.data import load_noisy_intents, load_noisy_pairs
-from tierline.nlu.evaluate import score
+from tierline.nlu.data import Example, load_challenge, load_noisy_intents, load_noisy_pairs
+from tierline.nlu.evaluate import predict, predict_beams
 from tierline.nlu.intents import FakeIntentClassifier
 from tierline.nlu.recogniser_bound import CER_EDGES, recogniser_bound, turn_cer
+from tierline.nlu.scores import score
 
 
 def _pair(said: str, heard: str, label: str):
-    from tierline.nlu.data import Example
-
     return Example(said, label, "test"), Example(heard, label, "test", "asr")
 
 
 FAKE = FakeIntentClassifier({"我要投诉你们": "complaint", "我想买一套系统": "purchase_intent",
                              "价格是多少": "price_inquiry"})
+
+
+def _bound(pairs):
+    """The bound of FAKE's readings, as nlu-eval makes them."""
+    return recogniser_bound(pairs, predict_beams(FAKE, [noisy for _, noisy in pairs]),
+                            predict(FAKE, [clean.text for clean, _ in pairs]))
 
 
 def test_numerals_and_punctuation_are_not_recogniser_errors() -> None:
@@ -31,7 +36,7 @@ def test_a_copy_heard_word_for_word_has_nothing_to_bound() -> None:
     pairs = [_pair("我要投诉你们", "我要投诉你们", "complaint"),
              _pair("价格是多少", "价格是多少", "price_inquiry"),
              _pair("随便聊聊", "随便聊聊", "other")]
-    b = recogniser_bound(FAKE, pairs)
+    b = _bound(pairs)
     assert b.cer == 0.0
     assert b.bands[0].turns == 3 and all(band.turns == 0 for band in b.bands[1:])
     assert b.macro_f1_heard == b.macro_f1_clean
@@ -42,7 +47,7 @@ def test_a_lost_turn_counts_in_its_band_and_in_the_ceilings_above_it() -> None:
     pairs = [_pair("我要投诉你们", "我要投诉你们", "complaint"),
              _pair("我想买一套系统", "我想买一套戏痛", "purchase_intent"),  # CER 2/7
              _pair("价格是多少", "", "price_inquiry")]                  # CER 1: all lost
-    b = recogniser_bound(FAKE, pairs)
+    b = _bound(pairs)
     assert [band.turns for band in b.bands] == [1, 1, 0, 1]
     assert [band.right_heard for band in b.bands] == [1, 0, 0, 0]
     assert [band.right_clean for band in b.bands] == [1, 1, 0, 1]
@@ -58,9 +63,11 @@ def test_a_lost_turn_counts_in_its_band_and_in_the_ceilings_above_it() -> None:
     assert b.cer == pytest.approx((0 + 2 + 5) / (6 + 7 + 5))
 
 
-def test_no_pairs_is_an_error() -> None:
+def test_no_pairs_or_missing_readings_is_an_error() -> None:
     with pytest.raises(ValueError):
-        recogniser_bound(FAKE, [])
+        recogniser_bound([], [], [])
+    with pytest.raises(ValueError):
+        recogniser_bound([_pair("价格是多少", "价格是多少", "price_inquiry")], [], ["other"])
 
 
 @pytest.mark.parametrize("copy", ["espeak", "kokoro"])
@@ -73,8 +80,6 @@ def test_pairs_are_the_copies_beside_their_utterances(copy: str) -> None:
 
 @pytest.mark.parametrize("copy", ["espeak", "kokoro"])
 def test_the_challenge_set_has_both_copies_with_beams(copy: str) -> None:
-    from tierline.nlu.data import load_challenge
-
     pairs = load_noisy_pairs("challenge", copy)
     assert [clean for clean, _ in pairs] == load_challenge()
     assert all(noisy.split == "challenge" and noisy.source == "asr" for _, noisy in pairs)

@@ -36,11 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tierline.nlu.data import ASR_COPIES, load_noisy_pairs, shared_data_dir
+    from tierline.nlu.data import shared_data_dir
     from tierline.nlu.evaluate import evaluate_intents, evaluate_sentiment
     from tierline.nlu.models import INTENT_MODEL, SENTIMENT_MODEL
     from tierline.nlu.onnx_models import OnnxIntentClassifier, OnnxSentiment
-    from tierline.nlu.recogniser_bound import recogniser_bound
 
     try:
         data_dir = shared_data_dir(args.data)
@@ -58,11 +57,6 @@ def run(args: argparse.Namespace) -> int:
                                              SENTIMENT_MODEL.is_file()) else None
     progress = (lambda m: print(f"nlu-eval: {m}", file=sys.stderr)) if not args.json else None
     report = {"intents": evaluate_intents(model, args.split, data_dir, progress),
-              "recogniser_bound": {
-                  f"{prefix}{copy}": recogniser_bound(model, pairs).to_dict()
-                  for split, prefix in ((args.split, ""), ("challenge", "challenge_"))
-                  if split != "challenge" or args.split == "test"
-                  for copy in ASR_COPIES if (pairs := load_noisy_pairs(split, copy))},
               "sentiment": evaluate_sentiment(sentiment, data_dir, args.split),
               "model": {"path": str(model.model.path), "info": model.model.info}}
     if args.json:
@@ -110,7 +104,7 @@ def print_report(report: dict) -> None:
             conf = systems["model"][s]["confusion"]
             for t in INTENTS:
                 print(f"{t:<18}" + "".join(f"{conf[t][p] or '.':>7}" for p in INTENTS))
-    print_recogniser_bound(report.get("recogniser_bound", {}))
+    print_recogniser_bound(rep["recogniser_bound"])
     sent = report["sentiment"]
     print(f"\n== sentiment, {sent['split']} split: "
           + ", ".join(f"{k} {v}" for k, v in sent["sizes"].items()))
