@@ -25,10 +25,10 @@ def _command_modules() -> list[ModuleType]:
 
 def _input_errors(modules: list[ModuleType]) -> tuple[type[BaseException], ...]:
     """Exception types that mean bad input (message printed, exit 2)."""
-    from tierline.agent.dialogs import DialogError
+    from tierline.agent.text_dialogs import DialogError
     from tierline.audio.errors import AudioError
     from tierline.dialects.errors import ModelError
-    from tierline.dialects.evaluate import ManifestError
+    from tierline.dialects.evaluation.cer import ManifestError
     from tierline.segmentation.features import CustomerError
 
     errors: list[type[BaseException]] = [UsageError, AudioError, CustomerError, ModelError,

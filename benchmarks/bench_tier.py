@@ -25,10 +25,10 @@ def main() -> int:
     args = p.parse_args()
 
     from tierline.agent.policy import RoutingPolicy
-    from tierline.segmentation.adapter import Adapter
-    from tierline.segmentation.generator import DialogGenerator
     from tierline.segmentation.model import load_model
+    from tierline.segmentation.outcome_layer import Adapter
     from tierline.segmentation.tier import TierScorer
+    from tierline.segmentation.training.generator import DialogGenerator
 
     dialogs = DialogGenerator(split="test").generate(args.dialogs, seed=args.seed)
     model = load_model()

@@ -1,11 +1,11 @@
 """CPU cost of the voice front-end per live call: two-stage VAD + prosody + emotion.
 
-Test calls are built from real speech (AISHELL clips with gaps, line noise and coughs,
-through the 8 kHz μ-law channel; see tierline.audio.vadeval). Each call runs as a live call
-would: every 20 ms frame through the barge-in controller (webrtcvad + Silero + endpointer),
-every closed utterance through prosody, per-caller arousal and emotion fusion. CPU time
-(process time, one onnxruntime thread) divided by the call's audio duration is the share of
-one core a live call needs. Whisper and NLU are not included (they have their own budgets).
+Test calls are built from real speech (AISHELL clips with gaps, line noise and coughs, through the 8
+kHz μ-law channel; see tierline.audio.evaluation.vadeval). Each call runs as a live call would:
+every 20 ms frame through the barge-in controller (webrtcvad + Silero + endpointer), every closed
+utterance through prosody, per-caller arousal and emotion fusion. CPU time (process time, one
+onnxruntime thread) divided by the call's audio duration is the share of one core a live call needs.
+Whisper and NLU are not included (they have their own budgets).
 
 Usage: python benchmarks/bench_voice.py [--speech DIR] [--calls N] [--json OUT]
 """
@@ -29,8 +29,14 @@ def percentile(values: list[float], q: float) -> float:
 def barge_in(clips: list, coughs: int = 100, seed: int = 5) -> dict:
     """Prompts interrupted by synthetic coughs (should be 0) and by real speech (latency)."""
     from tierline.audio.bargein import BargeInController, StopPrompt
+    from tierline.audio.evaluation.vadeval import (
+        RATE,
+        TestCall,
+        pink_noise,
+        speech_span,
+        synth_cough,
+    )
     from tierline.audio.io import telephone_round_trip
-    from tierline.audio.vadeval import RATE, TestCall, pink_noise, speech_span, synth_cough
 
     rng = np.random.default_rng(seed)
     level = 10 ** (-24 / 20)
@@ -75,8 +81,8 @@ def main() -> int:
     from tierline.audio.arousal import CallerVoice
     from tierline.audio.bargein import BargeInController, UserTurn
     from tierline.audio.emotion import fuse_emotion
+    from tierline.audio.evaluation.vadeval import CONDITIONS, build_calls, load_clips
     from tierline.audio.prosody import extract_prosody
-    from tierline.audio.vadeval import CONDITIONS, build_calls, load_clips
 
     clips = load_clips(args.speech)
     if len(clips) < 6:

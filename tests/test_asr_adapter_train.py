@@ -14,16 +14,16 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from tierline.dialects.adapter import DecoderAdapter, merge_adapter  # noqa: E402
 from tierline.dialects.ct2_weights import read_ct2  # noqa: E402
+from tierline.dialects.decoder_lora import DecoderAdapter, merge_adapter  # noqa: E402
 from tierline.dialects.models import whisper_base_dir  # noqa: E402
-from tierline.dialects.torch_decoder import ADAPTED, WhisperDecoder  # noqa: E402
-from tierline.nlu.asr_corpus import phone_line, speak  # noqa: E402
-from tierline.nlu.train_asr import (  # noqa: E402
+from tierline.dialects.training.torch_decoder import ADAPTED, WhisperDecoder  # noqa: E402
+from tierline.dialects.training.train_adapter import (  # noqa: E402
     AdapterSettings,
     target_tokens,
     train_adapter,
 )
+from tierline.nlu.training.asr_corpus import phone_line, speak  # noqa: E402
 
 pytestmark = pytest.mark.model
 

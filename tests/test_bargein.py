@@ -15,7 +15,7 @@ from tierline.audio.bargein import (
 )
 from tierline.audio.detector import ScriptedDetector
 from tierline.audio.endpointer import ConfirmConfig
-from tierline.audio.vadeval import pink_noise, synth_cough
+from tierline.audio.evaluation.vadeval import pink_noise, synth_cough
 
 RATE = 16000
 

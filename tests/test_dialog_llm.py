@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tierline.agent.dialog import DialogConfig, DialogManager, load_kb
-from tierline.agent.dialog.llm import LlmConfig, grounded
+from tierline.agent.dialog.llm_reply import LlmConfig, grounded
 from tierline.agent.session import CallSession, Models
 from tierline.nlu.pipeline import Nlu
 from tierline.segmentation.features import CustomerProfile

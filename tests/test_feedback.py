@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from tierline.agent.cli import main
-from tierline.segmentation.adapter import MAX_DRIFT, MAX_STEP, Adapter, train_step
 from tierline.segmentation.features import CustomerProfile
+from tierline.segmentation.outcome_layer import MAX_DRIFT, MAX_STEP, Adapter, train_step
 from tierline.segmentation.outcomes import OutcomeError, OutcomeStore, active_adapter
 from tierline.segmentation.tier import TierScorer, TierSnapshot
 

@@ -15,7 +15,7 @@ pytest.importorskip("misaki", reason="the corpus extra is installed by make test
 
 @pytest.fixture(scope="module")
 def tts():
-    from tierline.nlu.neural_tts import KokoroMandarin
+    from tierline.audio.synthetic.kokoro import KokoroMandarin
 
     return KokoroMandarin(threads=1)
 
@@ -26,7 +26,7 @@ def test_phonemes_are_mandarin_ipa_with_tones(tts) -> None:
 
 
 def test_speech_length_follows_text_and_speed(tts) -> None:
-    from tierline.nlu.neural_tts import KOKORO_RATE
+    from tierline.audio.synthetic.kokoro import KOKORO_RATE
 
     short = tts.speak("好的", "jf_alpha")
     long = tts.speak("我们部门有两百人需要使用，能不能便宜一点", "jf_alpha")
@@ -52,14 +52,14 @@ def test_unknown_voice_is_an_nlu_error(tts) -> None:
 
 
 def test_kokoro_renderer_needs_the_model() -> None:
-    from tierline.nlu.asr_corpus import Renderer
+    from tierline.nlu.training.asr_corpus import Renderer
 
     with pytest.raises(NluError):
         Renderer("kokoro")
 
 
 def test_renderer_gives_16khz_audio_for_the_phone_line(tts) -> None:
-    from tierline.nlu.asr_corpus import Renderer, phone_line
+    from tierline.nlu.training.asr_corpus import Renderer, phone_line
 
     render = Renderer("kokoro", tts)
     audio = render("能先给我们演示一下功能吗", None, 12345)
@@ -69,7 +69,7 @@ def test_renderer_gives_16khz_audio_for_the_phone_line(tts) -> None:
 
 
 def _asr_corpus(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tierline.nlu.asr_corpus", *args],
+    return subprocess.run([sys.executable, "-m", "tierline.nlu.training.asr_corpus", *args],
                           capture_output=True, text=True, timeout=300)
 
 
@@ -89,8 +89,8 @@ def test_asr_corpus_renders_a_kokoro_copy(tmp_path) -> None:
 
 
 def test_asr_corpus_renders_the_challenge_set_on_its_own(tmp_path) -> None:
-    from tierline.nlu.asr_corpus import select
     from tierline.nlu.data import asr_copies, load_challenge
+    from tierline.nlu.training.asr_corpus import select
 
     challenge = [e.text for e in load_challenge()]
     assert select(("challenge",), 100) == challenge

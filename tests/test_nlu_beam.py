@@ -10,7 +10,7 @@ from tierline.agent.livekit.agent import merge_heard
 from tierline.agent.livekit.ledger import HeardUtterance
 from tierline.nlu.data import Example, asr_beams, load_noisy_intents
 from tierline.nlu.errors import NluError
-from tierline.nlu.evaluate import predict_beams
+from tierline.nlu.evaluation.evaluate import predict_beams
 from tierline.nlu.intents import FakeIntentClassifier
 from tierline.nlu.pipeline import Nlu, beam_weights
 from tierline.nlu.sentiment import LexiconSentiment

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tierline.nlu.augment import Augmenter, homophone_table
 from tierline.nlu.chars import CLS, SPECIALS, UNK, CharVocab, units
+from tierline.nlu.training.augment import Augmenter, homophone_table
 
 
 def test_numbers_become_magnitude_tokens_whatever_their_script() -> None:

@@ -1,4 +1,4 @@
-"""The noisy copies split by how much the recogniser lost (tierline.nlu.recogniser_bound)."""
+"""The noisy copies split by how much the recogniser lost (nlu.evaluation.recogniser_bound)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import math
 import pytest
 
 from tierline.nlu.data import Example, load_challenge, load_noisy_intents, load_noisy_pairs
-from tierline.nlu.evaluate import predict, predict_beams
+from tierline.nlu.evaluation.evaluate import predict, predict_beams
+from tierline.nlu.evaluation.recogniser_bound import CER_EDGES, recogniser_bound, turn_cer
+from tierline.nlu.evaluation.scores import score
 from tierline.nlu.intents import FakeIntentClassifier
-from tierline.nlu.recogniser_bound import CER_EDGES, recogniser_bound, turn_cer
-from tierline.nlu.scores import score
 
 
 def _pair(said: str, heard: str, label: str):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch  # make test installs the train extra: a missing torch fails
 
 from tierline.nlu.chars import CharVocab, clip_units
-from tierline.nlu.train import ModelConfig, _Encoder, _tensor, build_sound_bag
+from tierline.nlu.training.train import ModelConfig, _Encoder, _tensor, build_sound_bag
 
 CFG = ModelConfig(hidden=16, layers=1, heads=2, ffn=32, bigram_buckets=512, sound_buckets=2048)
 

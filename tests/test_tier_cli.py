@@ -143,7 +143,7 @@ def test_temperature_model_trains_as_long_as_the_model_it_calibrates():
     import torch
 
     from tierline.segmentation.state import FEATURE_NAMES
-    from tierline.segmentation.train import _fit
+    from tierline.segmentation.training.train import _fit
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, len(FEATURE_NAMES))).astype(np.float32)

@@ -9,9 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tierline.segmentation.adapter import Adapter
 from tierline.segmentation.features import CustomerProfile
-from tierline.segmentation.llm import LlmError, LlmScorer, llm_from_env, parse_answer
+from tierline.segmentation.llm_opinion import LlmError, LlmScorer, llm_from_env, parse_answer
+from tierline.segmentation.outcome_layer import Adapter
 from tierline.segmentation.records import TurnEvidence
 from tierline.segmentation.tier import TierScorer
 

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from tierline.nlu.pipeline import Nlu
-from tierline.segmentation.adapter import Adapter
 from tierline.segmentation.features import CustomerProfile, load_customer, parse_customer
-from tierline.segmentation.generator import DialogGenerator
 from tierline.segmentation.model import TierModel, TierModelError, load_model
+from tierline.segmentation.outcome_layer import Adapter
 from tierline.segmentation.records import TIERS, TurnEvidence
 from tierline.segmentation.state import FEATURE_NAMES
 from tierline.segmentation.tier import TierScorer
+from tierline.segmentation.training.generator import DialogGenerator
 
 CALLS = Path(__file__).resolve().parents[1] / "samples" / "calls"
 

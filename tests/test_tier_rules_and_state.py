@@ -9,11 +9,11 @@ import pytest
 
 from tierline.segmentation.cues import says_expansion, says_renewal
 from tierline.segmentation.errors import TierDataError
-from tierline.segmentation.generator import DialogGenerator, chinese_number
 from tierline.segmentation.labels import Act, label_of
 from tierline.segmentation.records import TIERS, TurnEvidence
 from tierline.segmentation.seedfmt import load_seed, split_turns
 from tierline.segmentation.state import FEATURE_NAMES, GROUPS, INDEX, EvidenceState
+from tierline.segmentation.training.generator import DialogGenerator, chinese_number
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "tier"
 
@@ -106,7 +106,7 @@ def test_generated_dialogs_are_reproducible_and_labelled():
 
 
 def test_train_and_test_template_pools_do_not_overlap():
-    from tierline.segmentation.templates import TEMPLATES, split_templates
+    from tierline.segmentation.training.templates import TEMPLATES, split_templates
 
     for kind in TEMPLATES:
         train, test = set(split_templates(kind, "train")), set(split_templates(kind, "test"))

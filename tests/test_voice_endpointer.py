@@ -9,10 +9,10 @@ from voice_audio import espeak, silence, to_frames
 from tierline.audio.detector import ScriptedDetector
 from tierline.audio.endpointer import ConfirmConfig, TwoStageEndpointer, split_two_stage
 from tierline.audio.errors import AudioError
+from tierline.audio.evaluation.vadeval import synth_cough
 from tierline.audio.quantity import ends_inside_quantity
 from tierline.audio.records import Frame
 from tierline.audio.vad import EndpointerConfig, split_utterances
-from tierline.audio.vadeval import synth_cough
 
 RATE = 16000
 

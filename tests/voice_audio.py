@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tierline.audio import espeak as synth
 from tierline.audio.records import PIPELINE_RATE, Frame
+from tierline.audio.synthetic import espeak as synth
 
 RATE = PIPELINE_RATE
 CALM = {"speed": 140, "amplitude": 80, "pitch": 50}

@@ -113,7 +113,7 @@ def _pairs() -> dict:
 
 
 def _espeak(text: str, speed: int, amplitude: int, pitch: int):
-    from tierline.audio import espeak
+    from tierline.audio.synthetic import espeak
 
     if not espeak.available():
         raise UsageError("--pairs needs espeak-ng (apt-get install espeak-ng)")

@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from tierline.audio.io import load_audio, telephone_round_trip
-    from tierline.dialects.evaluate import corpus_cer, read_manifest, score_clips
+    from tierline.dialects.evaluation.cer import corpus_cer, read_manifest, score_clips
 
     rows = read_manifest(args.manifest)[: args.limit or None]
     for row in rows:

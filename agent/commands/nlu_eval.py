@@ -8,7 +8,8 @@ neural voice instead of espeak-ng; ``asr_beam`` and ``asr_kokoro_beam`` are thos
 all of Whisper's final-beam readings, as a call reads a turn; ``challenge`` is the challenge set
 and ``challenge_asr_beam`` / ``challenge_asr_kokoro_beam`` its copies (test split only). Each
 copy is then split by the character error rate of its transcripts, with the reader ceilings
-(:mod:`tierline.nlu.recogniser_bound`). ``--json`` prints the whole report as one JSON object.
+(:mod:`tierline.nlu.evaluation.recogniser_bound`). ``--json`` prints the whole report as
+one JSON object.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from tierline.nlu.data import shared_data_dir
-    from tierline.nlu.evaluate import evaluate_intents, evaluate_sentiment
+    from tierline.nlu.evaluation.evaluate import evaluate_intents, evaluate_sentiment
     from tierline.nlu.models import INTENT_MODEL, SENTIMENT_MODEL
     from tierline.nlu.onnx_models import OnnxIntentClassifier, OnnxSentiment
 
@@ -117,7 +118,8 @@ def print_report(report: dict) -> None:
 
 def print_recogniser_bound(bounds: dict) -> None:
     """Per noisy copy: the model's right turns by transcript CER band, read from what Whisper
-    heard and from what was said, and the reader ceilings (:mod:`tierline.nlu.recogniser_bound`)."""
+    heard and from what was said, and the reader ceilings
+    (:mod:`tierline.nlu.evaluation.recogniser_bound`)."""
     for copy, b in bounds.items():
         print(f"\n-- {copy} copy by transcript CER (corpus CER {_pct(b['cer']).strip()} %): "
               f"model macro-F1 {_pct(b['macro_f1_heard']).strip()} on what was heard, "

@@ -31,9 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tierline.agent.dialogs import load_dialogs
     from tierline.agent.policy import RoutingPolicy
     from tierline.agent.session import CallSession, Models
+    from tierline.agent.text_dialogs import load_dialogs
     from tierline.nlu.pipeline import Nlu
     from tierline.segmentation.outcomes import remember_call
     from tierline.segmentation.rfm import RfmTierScorer

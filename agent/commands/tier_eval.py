@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tierline.segmentation.evaluate import (
+    from tierline.segmentation.evaluation.evaluate import (
         EVAL_SEED,
         calibration,
         format_table,

@@ -13,9 +13,10 @@ import importlib
 import importlib.util
 
 TRAINERS: dict[str, tuple[str, str]] = {
-    "nlu": ("tierline.nlu.train", "intent and sentiment models (ONNX INT8)"),
-    "tier": ("tierline.segmentation.train", "tier model (ONNX)"),
-    "asr": ("tierline.nlu.train_asr", "call-centre decoder adapter of Whisper base (LoRA)"),
+    "nlu": ("tierline.nlu.training.train", "intent and sentiment models (ONNX INT8)"),
+    "tier": ("tierline.segmentation.training.train", "tier model (ONNX)"),
+    "asr": ("tierline.dialects.training.train_adapter",
+            "call-centre decoder adapter of Whisper base (LoRA)"),
 }
 
 

@@ -30,9 +30,9 @@ def systems() -> dict:
     import numpy as np
 
     from tierline.audio.endpointer import TwoStageEndpointer
+    from tierline.audio.evaluation.vadeval import mask_spans, utterance_spans
     from tierline.audio.silero import SileroVAD
     from tierline.audio.vad import Endpointer
-    from tierline.audio.vadeval import mask_spans, utterance_spans
 
     def run_endpointer(make):
         def system(frames):
@@ -61,7 +61,7 @@ def systems() -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tierline.audio.vadeval import CONDITIONS, build_calls, evaluate, load_clips
+    from tierline.audio.evaluation.vadeval import CONDITIONS, build_calls, evaluate, load_clips
 
     folder = Path(args.speech)
     if not folder.is_dir():

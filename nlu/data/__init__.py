@@ -8,12 +8,12 @@ Committed files (written for this product, see docs/nlu.md):
   utterances that differ by a filler word never straddle train and test.
 - ``intents_asr.tsv`` (``text``, ``asr``): what our Whisper heard when an utterance of
   ``intents.tsv`` was spoken by espeak-ng and sent through an 8 kHz μ-law phone line
-  (regenerate with ``python -m tierline.nlu.asr_corpus``). Label and split come from the clean
-  row, so a noisy copy never crosses the split.
+  (regenerate with ``python -m tierline.nlu.training.asr_corpus``). Label and split come
+  from the clean row, so a noisy copy never crosses the split.
 - ``intents_asr_kokoro.tsv`` (``text``, ``asr``): the same, spoken by the neural Kokoro-82M
-  model instead (``python -m tierline.nlu.asr_corpus --tts kokoro``): Whisper's errors on it
-  are homophones and dropped syllables, as on real callers, where espeak-ng's robotic voice
-  loses most of the utterance.
+  model instead (``python -m tierline.nlu.training.asr_corpus --tts kokoro``): Whisper's
+  errors on it are homophones and dropped syllables, as on real callers, where espeak-ng's robotic
+  voice loses most of the utterance.
 - ``sentiment.tsv`` (``label``, ``split``, ``text``): caller utterances labelled
   ``neg``/``neu``/``pos``.
 - ``challenge.tsv`` (``intent``, ``text``): utterances written after the model design was
@@ -22,7 +22,7 @@ Committed files (written for this product, see docs/nlu.md):
   sessions that saw only the intent definitions, never the corpus: everyday phone turns,
   short and regional turns, long run-on turns (rows equal to a corpus row dropped).
 - ``challenge_asr.tsv``, ``challenge_asr_kokoro.tsv``: the challenge set's two ASR copies,
-  made as the corpus's (``python -m tierline.nlu.asr_corpus --splits challenge``).
+  made as the corpus's (``python -m tierline.nlu.training.asr_corpus --splits challenge``).
 
 Public corpora are read in place from the shared data directory, never copied into the
 repository: SMP2017-ECDT queries and CrossWOZ user turns (out-of-domain ``other``) and the

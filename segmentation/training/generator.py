@@ -2,7 +2,7 @@
 
 A dialog is drawn from a *story* (a big deal, customisation asks, an existing customer's
 routine question, a churning customer, a refusal, ...) that fixes the caller kind and a
-sequence of acts; each act becomes words from :mod:`tierline.segmentation.templates` with
+sequence of acts; each act becomes words from :mod:`tierline.segmentation.training.templates` with
 numbers spoken in Chinese or digits. The tier after every turn comes from the rules in
 :mod:`tierline.segmentation.labels` applied to the acts and the CRM record, so labels never
 depend on the NLU. The words then go through the real :class:`~tierline.nlu.pipeline.Nlu`
@@ -30,7 +30,7 @@ from tierline.nlu.pipeline import Nlu
 from tierline.segmentation.features import CRM_FEATURES, CustomerProfile, parse_customer
 from tierline.segmentation.labels import Act, label_of
 from tierline.segmentation.records import TurnEvidence
-from tierline.segmentation.templates import COMPETITORS, SPLITS, UNITS, split_templates
+from tierline.segmentation.training.templates import COMPETITORS, SPLITS, UNITS, split_templates
 
 _DIGITS = "零一二三四五六七八九"
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from tierline.dialects.normalize import edit_distance, normalize_text
 from tierline.nlu.data import Example
-from tierline.nlu.scores import score
+from tierline.nlu.evaluation.scores import score
 
 __all__ = ["CER_EDGES", "CerBand", "RecogniserBound", "recogniser_bound", "turn_cer"]
 
@@ -94,7 +94,7 @@ def recogniser_bound(pairs: Sequence[tuple[Example, Example]], heard: Sequence[s
         pairs: (clean utterance, ASR copy) rows, as :func:`tierline.nlu.data.load_noisy_pairs`
             gives them; at least one.
         heard: The model's intent for each copy, read from its beam
-            (:func:`tierline.nlu.evaluate.predict_beams`).
+            (:func:`tierline.nlu.evaluation.evaluate.predict_beams`).
         said: The model's intent for each clean utterance.
 
     Returns:

@@ -9,7 +9,7 @@ make two copies (:data:`tierline.nlu.data.ASR_COPIES`):
   pinyin from pypinyin, as ``samples/make_samples.py`` does) at a speaking rate drawn per
   utterance. Robotic; Whisper loses most of it.
 - ``kokoro`` → ``intents_asr_kokoro.tsv``: the neural Kokoro-82M model
-  (:mod:`tierline.nlu.neural_tts`, the ``corpus`` extra), one of five voices and a speed
+  (:mod:`tierline.audio.synthetic.kokoro`, the ``corpus`` extra), one of five voices and a speed
   drawn per utterance. Whisper's errors on it are homophones and dropped syllables, as on real
   callers (CER 0.29 on the test split, against 0.68 for espeak-ng and 0.135 for real speech).
 
@@ -21,7 +21,7 @@ so a long run can be split.
 
 Usage::
 
-    nice -n 10 python -m tierline.nlu.asr_corpus [--tts espeak|kokoro]
+    nice -n 10 python -m tierline.nlu.training.asr_corpus [--tts espeak|kokoro]
         [--splits train,dev,test | --splits challenge] [--train-percent 100] [--limit N]
         [--threads 2] [--out F] [--no-readings]
 """
@@ -55,7 +55,7 @@ from tierline.nlu.errors import NluError
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from tierline.nlu.neural_tts import KokoroMandarin
+    from tierline.audio.synthetic.kokoro import KokoroMandarin
 
 VOICE = "cmn-latn-pinyin"
 RATE_WPM = (125, 175)
@@ -105,8 +105,8 @@ def utterance_hash(text: str) -> int:
 
 
 def kokoro_voice(h: int) -> int:
-    """Index in :data:`tierline.nlu.neural_tts.VOICES` of the Kokoro voice for hash ``h``."""
-    from tierline.nlu.neural_tts import VOICES
+    """Index in :data:`tierline.audio.synthetic.kokoro.VOICES` of the voice for hash ``h``."""
+    from tierline.audio.synthetic.kokoro import VOICES
 
     return h % len(VOICES)
 
@@ -129,7 +129,7 @@ class Renderer:
             return speak(text, workdir, RATE_WPM[0] + h % (RATE_WPM[1] - RATE_WPM[0] + 1))
         from tierline.audio.io import resample
         from tierline.audio.records import PIPELINE_RATE
-        from tierline.nlu.neural_tts import KOKORO_RATE, VOICES
+        from tierline.audio.synthetic.kokoro import KOKORO_RATE, VOICES
 
         lo, hi = KOKORO_SPEED
         speed = lo + (hi - lo) * ((h >> 8) % 1000) / 999
@@ -212,7 +212,7 @@ def _run(args: argparse.Namespace, splits: tuple[str, ...]) -> int:
     except ModelError as exc:
         raise NluError(str(exc)) from None
     if args.tts == "kokoro":
-        from tierline.nlu.neural_tts import KokoroMandarin
+        from tierline.audio.synthetic.kokoro import KokoroMandarin
 
         render = Renderer("kokoro", KokoroMandarin(args.threads))
     else:

@@ -6,22 +6,22 @@ Whisper base mishears sales-call words over a phone line (定制 → 丁却, 服
 1. **Clips.** The intent corpus's train split (the domain) and general Mandarin text that is
    not about sales (SMP2017 queries, CrossWOZ user turns and short reviews, their train parts
    only, taken in turn) are spoken by Kokoro and sent through the phone line exactly as
-   :mod:`tierline.nlu.asr_corpus` does (voice and speed from the text hash, line noise, 8 kHz
-   μ-law). Rows that hash to the male voice ``jm_kumo`` are left out, so the held-out copies
-   can show how much of a gain is the voice rather than the words. The general text keeps
-   the decoder's everyday Mandarin (measured on the real AISHELL-1 speech, which it never
-   sees). A 120-row sample of the dev split gives the held-out loss.
+   :mod:`tierline.nlu.training.asr_corpus` does (voice and speed from the text hash, line
+   noise, 8 kHz μ-law). Rows that hash to the male voice ``jm_kumo`` are left out, so the
+   held-out copies can show how much of a gain is the voice rather than the words. The
+   general text keeps the decoder's everyday Mandarin (measured on the real AISHELL-1 speech,
+   which it never sees). A 120-row sample of the dev split gives the held-out loss.
 2. **Encoder outputs.** Each clip goes through the bundled int8 encoder once, as at run time
    (``faster-whisper`` features, one 30 s window), and is cached as float16 with its target
    tokens (prompt ``<|startoftranscript|><|zh|><|transcribe|>``, ``<|0.00|>``, the text, the
    end of speech as a timestamp, end of text).
-3. **LoRA.** :class:`tierline.dialects.torch_decoder.WhisperDecoder` rebuilds the decoder from
-   the CTranslate2 weights, adds rank-16 updates to the text side of each layer (self-attention
-   and feed-forward; ``--cross-attention`` adds the cross-attention too, which learns Kokoro's
-   sound and costs real speech) and trains them with teacher forcing (AdamW, one-cycle learning
-   rate, seeded). The general clips and every clip's prompt positions are held to the shipped
-   decoder's distribution (KL) rather than taught their text, so the no-speech probability
-   and everyday Mandarin stay as shipped. The factors go to
+3. **LoRA.** :class:`tierline.dialects.training.torch_decoder.WhisperDecoder` rebuilds the
+   decoder from the CTranslate2 weights, adds rank-16 updates to the text side of each layer
+   (self-attention and feed-forward; ``--cross-attention`` adds the cross-attention too, which
+   learns Kokoro's sound and costs real speech) and trains them with teacher forcing (AdamW,
+   one-cycle learning rate, seeded). The general clips and every clip's prompt positions are
+   held to the shipped decoder's distribution (KL) rather than taught their text, so the
+   no-speech probability and everyday Mandarin stay as shipped. The factors go to
    ``dialects/callcentre_adapter.npz``; ``tierline models assemble`` merges them, and
    :class:`tierline.dialects.asr.WhisperASR` reads with it beside Whisper base.
 
@@ -55,7 +55,7 @@ from tierline.nlu.data import (
 from tierline.nlu.errors import NluError
 
 HELD_OUT_VOICE = 4
-"""Index in :data:`tierline.nlu.neural_tts.VOICES` of the voice no training clip uses."""
+"""Index in :data:`tierline.audio.synthetic.kokoro.VOICES` of the voice no training clip uses."""
 
 PROMPT_TOKENS = 3
 """<|startoftranscript|><|zh|><|transcribe|>: the decoder's prompt, not trained on."""
@@ -94,7 +94,7 @@ class Clip:
 
 
 def _voice(text: str) -> int:
-    from tierline.nlu.asr_corpus import kokoro_voice, utterance_hash
+    from tierline.nlu.training.asr_corpus import kokoro_voice, utterance_hash
 
     return kokoro_voice(utterance_hash(text))
 
@@ -133,8 +133,8 @@ def render_clips(clips: Sequence[Clip], audio_dir: Path, threads: int,
     todo = [c for c in clips if not (audio_dir / f"{c.name}.npy").is_file()]
     if not todo:
         return
-    from tierline.nlu.asr_corpus import Renderer, phone_line, utterance_hash
-    from tierline.nlu.neural_tts import KokoroMandarin
+    from tierline.audio.synthetic.kokoro import KokoroMandarin
+    from tierline.nlu.training.asr_corpus import Renderer, phone_line, utterance_hash
 
     audio_dir.mkdir(parents=True, exist_ok=True)
     render = Renderer("kokoro", KokoroMandarin(threads))
@@ -206,11 +206,11 @@ def train_adapter(train: list[tuple[np.ndarray, list[int], str]],
     import torch
     import torch.nn.functional as F
 
-    from tierline.dialects.torch_decoder import WhisperDecoder
+    from tierline.dialects.training.torch_decoder import WhisperDecoder
 
     torch.manual_seed(settings.seed)
     rng = random.Random(settings.seed)
-    from tierline.dialects.torch_decoder import ADAPTED
+    from tierline.dialects.training.torch_decoder import ADAPTED
 
     adapted = tuple(a for a in ADAPTED if not a.startswith("attention/")) if settings.text_side \
         else ADAPTED
@@ -295,7 +295,7 @@ def train_adapter(train: list[tuple[np.ndarray, list[int], str]],
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``tierline train asr``."""
-    from tierline.dialects.adapter import ADAPTER_PATH
+    from tierline.dialects.decoder_lora import ADAPTER_PATH
 
     d = AdapterSettings()
     parser.add_argument("--out", default=str(ADAPTER_PATH), metavar="FILE",
@@ -322,11 +322,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Render, encode, train, write the adapter. Returns 0."""
-    from tierline.nlu.train import require_train_extra
+    from tierline.nlu.training.train import require_train_extra
 
     torch, _ = require_train_extra()
-    from tierline.dialects.adapter import DecoderAdapter
     from tierline.dialects.ct2_weights import read_ct2
+    from tierline.dialects.decoder_lora import DecoderAdapter
     from tierline.dialects.models import WHISPER_BASE_SHA256, tierline_home, whisper_base_dir
 
     if min(args.threads, args.domain, args.dev, args.epochs) < 1 or args.general < 0:

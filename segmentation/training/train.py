@@ -1,8 +1,9 @@
 """`tierline train tier`: train the tier model (and its text-blind twin) with torch, export ONNX.
 
-Training data: dialogs drawn by :class:`~tierline.segmentation.generator.DialogGenerator` from
-the *train* template pool (one example per turn prefix), plus, when given, the seed's three
-files (``--dialogs/--numerical/--labels``; one example per dialog). A second generated set
+Training data: dialogs drawn by
+:class:`~tierline.segmentation.training.generator.DialogGenerator` from the *train* template pool
+(one example per turn prefix), plus, when given, the seed's three files
+(``--dialogs/--numerical/--labels``; one example per dialog). A second generated set
 (another seed, same pool) picks the best epoch; the *test* template pool is never touched.
 
 The network is a small MLP (F → 64 → 32 → 4, ReLU, dropout) on standardised features,
@@ -146,8 +147,8 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
 def _calibration_data(args: argparse.Namespace, nlu) -> tuple[np.ndarray, ...]:
     """Dialogs for fitting the temperature: ``fit`` phrasings to train a scratch model on,
     ``calib`` phrasings (never seen by that model) to measure its confidence on."""
-    from tierline.segmentation.dataset import from_generated
-    from tierline.segmentation.generator import DialogGenerator
+    from tierline.segmentation.training.dataset import from_generated
+    from tierline.segmentation.training.generator import DialogGenerator
 
     n = max(args.generated // 2, 400)
     xf, yf = from_generated(DialogGenerator(nlu, "fit").generate(n, args.seed + 2, "fit"))
@@ -233,11 +234,11 @@ def run(args: argparse.Namespace) -> int:
     """Train both models and write them to ``--out``."""
     _check(args)
     from tierline.dialects.models import tierline_home
-    from tierline.segmentation.dataset import from_generated, from_seed
-    from tierline.segmentation.generator import DialogGenerator
     from tierline.segmentation.model import MAIN
     from tierline.segmentation.model import TEXT_BLIND as BLIND_NAME
     from tierline.segmentation.seedfmt import load_seed, write_seed
+    from tierline.segmentation.training.dataset import from_generated, from_seed
+    from tierline.segmentation.training.generator import DialogGenerator
 
     seed_dialogs = load_seed(args.dialogs, args.numerical, args.labels) if args.dialogs else []
     torch = _import_torch()

@@ -23,9 +23,9 @@ from tierline.nlu.data import (
     load_noisy_pairs,
     load_ood_other,
 )
+from tierline.nlu.evaluation.recogniser_bound import recogniser_bound
+from tierline.nlu.evaluation.scores import Scores, score
 from tierline.nlu.intents import IntentClassifier, KeywordIntentClassifier
-from tierline.nlu.recogniser_bound import recogniser_bound
-from tierline.nlu.scores import Scores, score
 from tierline.nlu.vocab import INTENTS
 
 __all__ = ["Scores", "TfidfIntentClassifier", "evaluate_intents", "score", "tfidf_training_set"]
@@ -125,7 +125,7 @@ def evaluate_intents(model: IntentClassifier | None, split: str = "test",
     Returns:
         JSON-ready report: per system and text set, :class:`Scores` plus median
         per-utterance time; ``recogniser_bound``: the model on each copy read from the beam,
-        by transcript CER (:mod:`tierline.nlu.recogniser_bound`), keyed by copy
+        by transcript CER (:mod:`tierline.nlu.evaluation.recogniser_bound`), keyed by copy
         (``espeak``, ``kokoro``, ``challenge_espeak``, ``challenge_kokoro``).
     """
     note = progress or (lambda _m: None)

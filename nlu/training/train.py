@@ -15,7 +15,7 @@ same seed, thread count and data give the same models.
    TF-IDF baseline showed) and a linear bag of sounds alone (single, pairs, triples: blind to
    the homophones Whisper writes). The transformers' mean and the two bags are mixed with the
    weights that score best on dev without costing clean text. Data: the train split of our
-   corpus, fresh augmented variants of it every epoch (:mod:`tierline.nlu.augment`), the
+   corpus, fresh augmented variants of it every epoch (:mod:`tierline.nlu.training.augment`), the
    usable noisy-ASR copies of the train split, and real out-of-domain queries (SMP2017,
    CrossWOZ) as ``other``. For each member the epoch with the best mean dev macro-F1 (clean
    and noisy) is kept.
@@ -41,7 +41,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from tierline.nlu.augment import Augmenter, homophone_table
 from tierline.nlu.chars import MASK, SPECIALS, UNK, CharVocab, bigram_ids, clip_units, sound_ids
 from tierline.nlu.data import (
     ASR_COPIES,
@@ -56,9 +55,10 @@ from tierline.nlu.data import (
     shared_data_dir,
 )
 from tierline.nlu.errors import NluError
+from tierline.nlu.evaluation.scores import score
 from tierline.nlu.onnx_models import FORMAT
-from tierline.nlu.scores import score
 from tierline.nlu.sentiment import LexiconSentiment
+from tierline.nlu.training.augment import Augmenter, homophone_table
 from tierline.nlu.vocab import INTENTS
 
 __all__ = ["ModelConfig", "add_arguments", "run"]
@@ -919,6 +919,6 @@ def export(model, vocab: CharVocab, labels: Sequence[str], cfg: ModelConfig, kin
         for k, v in meta.items():
             entry = proto.metadata_props.add()
             entry.key, entry.value = k, v
-        proto.producer_name = "tierline.nlu.train"
+        proto.producer_name = "tierline.nlu.training.train"
         onnx.save(proto, str(path))
     log(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")

@@ -12,10 +12,10 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from tierline.segmentation.features import CustomerProfile
-from tierline.segmentation.generator import DialogGenerator, GeneratedDialog
 from tierline.segmentation.records import TIERS, TurnEvidence
 from tierline.segmentation.seedfmt import SeedDialog
 from tierline.segmentation.state import FEATURE_NAMES, EvidenceState, crm_vector
+from tierline.segmentation.training.generator import DialogGenerator, GeneratedDialog
 
 
 def prefix_vectors(customer: CustomerProfile, evidence: Sequence[TurnEvidence]) -> np.ndarray:

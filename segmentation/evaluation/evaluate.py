@@ -22,17 +22,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tierline.segmentation.adapter import Adapter
-from tierline.segmentation.dataset import prefix_vectors, seed_evidence
 from tierline.segmentation.features import CustomerProfile
-from tierline.segmentation.generator import DialogGenerator
 from tierline.segmentation.model import MAIN, TEXT_BLIND, TierModel, load_model
+from tierline.segmentation.outcome_layer import Adapter
 from tierline.segmentation.records import TIERS, TurnEvidence
 from tierline.segmentation.rfm import rfm_tier
 from tierline.segmentation.rules import RuleTierScorer
 from tierline.segmentation.seedfmt import SeedDialog
 from tierline.segmentation.tier import TierScorer
-from tierline.segmentation.train import macro_f1
+from tierline.segmentation.training.dataset import prefix_vectors, seed_evidence
+from tierline.segmentation.training.generator import DialogGenerator
+from tierline.segmentation.training.train import macro_f1
 
 EVAL_SEED = 20_240_601
 SCORERS = ("model", "text-blind", "rfm-rules", "hand-rules")

@@ -1,0 +1,1 @@
+"""tierline.dialects.training."""

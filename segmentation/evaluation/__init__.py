@@ -1,0 +1,1 @@
+"""tierline.segmentation.evaluation."""
