@@ -1,7 +1,9 @@
 """The `tierline` command line.
 
 Subcommands live in :mod:`tierline.agent.commands`, one module each, and are discovered at
-start-up. Bad input: one line on stderr and exit code 2 (a traceback only with --debug).
+start-up. An error the user can fix (:class:`~tierline.core.errors.TierlineError`, or an
+``OSError`` such as a missing file) is one line on stderr and its exit code, 2 for bad input
+(a traceback only with --debug); :mod:`tierline.core.errors` holds the codes.
 """
 
 from __future__ import annotations
@@ -14,28 +16,13 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 
 from tierline.agent import commands
-from tierline.agent.clikit import EXIT_BAD_INPUT, UsageError
+from tierline.core.errors import EXIT_INTERRUPTED, exit_code_for, one_line
 
 
 def _command_modules() -> list[ModuleType]:
     """Every module of :mod:`tierline.agent.commands`, in name order."""
     names = sorted(m.name for m in pkgutil.iter_modules(commands.__path__) if not m.ispkg)
     return [importlib.import_module(f"{commands.__name__}.{n}") for n in names]
-
-
-def _input_errors(modules: list[ModuleType]) -> tuple[type[BaseException], ...]:
-    """Exception types that mean bad input (message printed, exit 2)."""
-    from tierline.agent.text_dialogs import DialogError
-    from tierline.audio.errors import AudioError
-    from tierline.dialects.errors import ModelError
-    from tierline.dialects.evaluation.cer import ManifestError
-    from tierline.segmentation.features import CustomerError
-
-    errors: list[type[BaseException]] = [UsageError, AudioError, CustomerError, ModelError,
-                                         ManifestError, DialogError, OSError]
-    for module in modules:
-        errors.extend(getattr(module, "INPUT_ERRORS", ()))
-    return tuple(errors)
 
 
 def build_parser(modules: list[ModuleType] | None = None) -> argparse.ArgumentParser:
@@ -58,18 +45,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return func(args)
     except KeyboardInterrupt:
         print("tierline: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return 0
-    except _input_errors(modules) as exc:
-        if args.debug:
+    except Exception as exc:
+        code = exit_code_for(exc)
+        if code is None or args.debug:
             raise
-        msg = str(exc)
-        if isinstance(exc, OSError) and exc.filename:
-            msg = f"{exc.strerror}: {exc.filename}"
-        print(f"tierline: error: {msg}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-
+        print(f"tierline: error: {one_line(exc)}", file=sys.stderr)
+        return code
 
 if __name__ == "__main__":
     sys.exit(main())

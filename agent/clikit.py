@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-EXIT_BAD_INPUT = 2
+from tierline.core.errors import TierlineError
 
 
-class UsageError(ValueError):
+class UsageError(TierlineError, ValueError):
     """A command-line value or input file is wrong; printed as one line, exit code 2."""
 
 
@@ -44,6 +44,20 @@ def emit(out: TextIO | None, obj: dict[str, Any]) -> None:
     if out is not None:
         out.write(json.dumps(obj, ensure_ascii=False) + "\n")
         out.flush()
+
+
+def add_nlu_flags(p: argparse.ArgumentParser) -> None:
+    """Flags shared by every command that reads caller text."""
+    p.add_argument("--allow-fallback", action="store_true",
+                   help="when a shipped NLU model is missing or corrupt, use the keyword rules "
+                        "and the sentiment lexicon instead of stopping (results get worse)")
+
+
+def load_nlu(args: argparse.Namespace):
+    """The NLU stage with the shipped models (keyword rules only with --allow-fallback)."""
+    from tierline.nlu.pipeline import Nlu
+
+    return Nlu(allow_fallback=getattr(args, "allow_fallback", False))
 
 
 def add_asr_flags(p: argparse.ArgumentParser) -> None:

@@ -2,7 +2,9 @@
 
 Precedence (ARCHITECTURE.md): angry caller → care; tier high → senior_sales;
 tier churn_risk → retention; explicit request for a human → general; otherwise continue.
-The first transfer decision of a call is final. A request for a human the NLU is unsure of
+The first transfer decision of a call is final: :meth:`RoutingPolicy.in_force` is the one place
+that says so, and every path that changes a call's route (the session's turns, the dialog's
+accepted offer, a keypad digit) asks it. A request for a human the NLU is unsure of
 (score below :data:`REQUEST_HUMAN_MIN_SCORE`) keeps the call: the dialog asks first.
 """
 
@@ -81,6 +83,21 @@ class RoutingPolicy:
                                  f"caller may want a human (request_human {intent_score:.2f}): "
                                  "the bot asks first")
         return RouteDecision("continue", None, turn, f"tier {tier}: bot keeps the call")
+
+    @staticmethod
+    def is_final(route: RouteDecision | None) -> bool:
+        """Whether ``route`` can no longer change: a call's first transfer is final."""
+        return route is not None and route.action == "transfer"
+
+    def in_force(self, current: RouteDecision | None,
+                 proposed: RouteDecision) -> RouteDecision:
+        """The call's route after ``proposed``: ``current`` when it is final, else ``proposed``.
+
+        Args:
+            current: The call's route so far (None before any decision).
+            proposed: The decision of the latest turn, offer or digit.
+        """
+        return current if self.is_final(current) else proposed
 
     def _transfer(self, queue: str, turn: int, reason: str) -> RouteDecision:
         return RouteDecision("transfer", queue, turn, reason, self.queues.get(queue))

@@ -3,8 +3,8 @@
 Endpointing is two-stage (webrtcvad proposes, Silero confirms; see
 :mod:`tierline.audio.endpointer`) and quantity-aware: when a pause reaches the hangover, the
 open turn is transcribed and, if the text ends inside a number, the turn stays open longer.
-That transcript is memoised, so when the turn does close there the session's recogniser
-reuses it instead of decoding the same audio twice.
+That transcript comes from the session's own memoising recogniser, so when the turn does
+close there it is not decoded twice.
 
 With ``realtime`` a reader thread releases 20 ms frames at 1× speed, as a phone line
 would, and decisions are timed from the moment each turn's closing frame arrived.
@@ -16,21 +16,16 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
 
 from tierline.agent.records import CallRecord, TurnRecord
 from tierline.agent.session import CallSession
-from tierline.audio.endpointer import ConfirmConfig, TwoStageEndpointer
+from tierline.audio.endpointer import EndpointingConfig, make_endpointer
 from tierline.audio.errors import AudioError
 from tierline.audio.io import iter_frames
 from tierline.audio.prosody import prewarm
 from tierline.audio.records import Frame
-from tierline.audio.vad import Endpointer, EndpointerConfig
-from tierline.dialects.asr import ASR
-from tierline.dialects.memo import MemoASR
 
 _END = object()
 
@@ -43,19 +38,13 @@ class ReplayOptions:
         realtime: Pace frames at 1× real time.
         channel: "caller", "agent" or a channel index.
         caller_channel: Caller's channel in multi-channel recordings.
-        endpointer: VAD endpointer settings.
-        confirm: Settings of the confirming (Silero) stage and of quantity-aware endpointing.
-        two_stage: False: webrtcvad alone (the old endpointer), for comparison.
-        quantity_aware: Transcribe the open turn at the hangover to detect unfinished numbers.
+        endpointing: How turns are cut (the same settings every transport uses).
     """
 
     realtime: bool = False
     channel: str | int = "caller"
     caller_channel: int = 1
-    endpointer: EndpointerConfig = field(default_factory=EndpointerConfig)
-    confirm: ConfirmConfig = field(default_factory=ConfirmConfig)
-    two_stage: bool = True
-    quantity_aware: bool = True
+    endpointing: EndpointingConfig = field(default_factory=EndpointingConfig)
 
 
 def _paced(frames: Iterator[Frame], realtime: bool) -> Iterator[tuple[Frame, float]]:
@@ -94,17 +83,6 @@ def _paced(frames: Iterator[Frame], realtime: bool) -> Iterator[tuple[Frame, flo
         stop.set()
 
 
-def make_endpointer(options: ReplayOptions, asr: ASR | None = None):
-    """The endpointer ``options`` ask for; ``asr`` (if any) serves quantity-aware endpointing."""
-    if not options.two_stage:
-        return Endpointer(options.endpointer)
-    partial = None
-    if options.quantity_aware and asr is not None:
-        def partial(audio: np.ndarray) -> str:
-            return asr.transcribe(audio).text
-    return TwoStageEndpointer(options.endpointer, options.confirm, partial=partial)
-
-
 def replay_file(
     path: str | Path,
     session: CallSession,
@@ -126,11 +104,8 @@ def replay_file(
         decided before the break are kept).
     """
     options = options or ReplayOptions()
-    models = session.models
-    memo = MemoASR(models.asr) if models.asr is not None else None
-    if memo is not None:
-        session.models = replace(models, asr=memo)
-    endpointer = make_endpointer(options, memo)
+    endpointer = make_endpointer(options.endpointing,
+                                 session.hear if session.asr is not None else None)
     prewarm()  # librosa/numba start-up must not land in the first turn's decision latency
     frames = iter_frames(path, channel=options.channel, caller_channel=options.caller_channel)
 
@@ -143,17 +118,14 @@ def replay_file(
     error = None
     position = 0.0
     try:
-        try:
-            for frame, arrived in _paced(frames, options.realtime):
-                position = frame.end_s
-                decide(endpointer.push(frame), arrived)
-                if on_progress is not None:
-                    on_progress(position)
-        except AudioError as exc:
-            error = str(exc)
-        decide(endpointer.flush(), time.perf_counter())
-    finally:
-        session.models = models
+        for frame, arrived in _paced(frames, options.realtime):
+            position = frame.end_s
+            decide(endpointer.push(frame), arrived)
+            if on_progress is not None:
+                on_progress(position)
+    except AudioError as exc:
+        error = str(exc)
+    decide(endpointer.flush(), time.perf_counter())
     session.record.call["duration_s"] = round(position, 2)
     if error:
         session.record.call["error"] = error

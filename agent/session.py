@@ -15,6 +15,7 @@ from tierline.audio.arousal import CallerVoice
 from tierline.audio.emotion import fuse_emotion
 from tierline.audio.records import Utterance, VoiceAffect
 from tierline.dialects.asr import ASR
+from tierline.dialects.memo import MemoASR
 from tierline.nlu.pipeline import Nlu, normalize
 from tierline.segmentation.features import CustomerProfile
 from tierline.segmentation.records import TurnEvidence
@@ -48,6 +49,9 @@ class CallSession:
                  policy: RoutingPolicy | None = None,
                  dialog: DialogManager | None = None) -> None:
         self.models = models
+        # one memoising recogniser per call, shared by the endpointer's partial transcripts,
+        # a transport's STT and the turn itself, so each stretch of audio is decoded once
+        self.asr: MemoASR | None = MemoASR(models.asr) if models.asr is not None else None
         self.policy = policy or RoutingPolicy()
         self.scorer = TierScorer(customer)
         self.record = CallRecord(call=call, initial_tier=self.scorer.initial())
@@ -65,22 +69,34 @@ class CallSession:
     def route(self) -> RouteDecision | None:
         return self.record.route
 
-    def on_utterance(self, utt: Utterance, detected_at: float | None = None) -> TurnRecord | None:
+    def hear(self, audio) -> str:
+        """What the recogniser hears in ``audio`` (an open turn, for quantity-aware
+        endpointing); remembered, so the turn that closes on the same audio is not decoded
+        again."""
+        if self.asr is None:
+            raise RuntimeError("this session has no ASR model")
+        return self.asr.transcribe(audio).text
+
+    def on_utterance(self, utt: Utterance, detected_at: float | None = None,
+                     asr_ms: float | None = None) -> TurnRecord | None:
         """Transcribe one utterance and decide on it.
 
         Args:
             utt: Utterance closed by the endpointer.
             detected_at: ``time.perf_counter()`` when the endpointer could first know the
                 turn had ended; the decision latency is measured from it.
+            asr_ms: The recognition time the transport measured, when it transcribed the
+                utterance itself (default: the decode's own ``compute_ms``).
 
         Returns:
             The turn record, or None when the recogniser heard no words.
         """
-        if self.models.asr is None:
+        if self.asr is None:
             raise RuntimeError("this session has no ASR model")
         detected_at = time.perf_counter() if detected_at is None else detected_at
-        transcript = self.models.asr.transcribe(utt.audio)
-        asr_ms = transcript.compute_ms  # the decode's cost, even when the endpointer paid it
+        transcript = self.asr.transcribe(utt.audio)
+        if asr_ms is None:
+            asr_ms = transcript.compute_ms  # the decode's cost, even when the endpointer paid it
         if not transcript.text:
             return None
         voice = self.voice.observe(utt.audio, utt.sample_rate, transcript.text)
@@ -122,8 +138,7 @@ class CallSession:
             index, tier.label, nlu.intent.label, emotion.label,
             tier.reasons[0] if tier.reasons else "", nlu.intent.score)
         t3 = time.perf_counter()
-        if self.record.route is None or self.record.route.action != "transfer":
-            self.record.route = decision
+        self.record.route = self.policy.in_force(self.record.route, decision)
         turn = TurnRecord(
             index=index, start_s=start_s, end_s=end_s, text=text, language=language,
             dialect=dialect, intent=(nlu.intent.label, nlu.intent.score),
@@ -139,18 +154,32 @@ class CallSession:
         self.record.turns.append(turn)
         return turn
 
+    def on_digit(self, digit: str, intent: str | None) -> RouteDecision | None:
+        """A keypad digit the configuration reads as ``intent``, decided by the policy.
+
+        Returns:
+            The decision on the digit (None when the digit means nothing); the call's route
+            takes it unless a transfer was already decided.
+        """
+        if intent is None:
+            return None
+        index = max(0, len(self.record.turns) - 1)
+        decision = self.policy.decide(index, self.record.final_tier.label, intent, "neutral",
+                                      f"DTMF {digit}")
+        self.record.route = self.policy.in_force(self.record.route, decision)
+        return decision
+
     def _reply(self, turn: TurnRecord, evidence: TurnEvidence) -> TurnRecord:
         """Attach the dialog manager's reply; a transfer the caller accepted becomes the route."""
         t0 = time.perf_counter()
         reply = self.dialog.respond(turn, scorer=self.scorer, evidence=evidence,
                                     nlu=self.models.nlu)
         route = turn.route
-        if reply.transfer and (self.record.route is None
-                               or self.record.route.action != "transfer"):
+        if reply.transfer and not self.policy.is_final(self.record.route):
             route = RouteDecision("transfer", reply.transfer, turn.index,
                                   "caller accepted the bot's offer of a human",
                                   self.policy.queues.get(reply.transfer))
-            self.record.route = route
+            self.record.route = self.policy.in_force(self.record.route, route)
         latency = {**turn.latency_ms, "reply": (time.perf_counter() - t0) * 1000}
         return replace(turn, reply=reply, route=route, latency_ms=latency)
 

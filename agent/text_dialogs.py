@@ -6,10 +6,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from tierline.core.errors import TierlineError
 from tierline.segmentation.features import CustomerError, CustomerProfile, parse_customer
 
 
-class DialogError(ValueError):
+class DialogError(TierlineError, ValueError):
     """A dialog file is malformed; the message names the dialog and field."""
 
 

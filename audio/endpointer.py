@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,7 +33,7 @@ from tierline.audio.errors import AudioError
 from tierline.audio.quantity import ends_inside_quantity
 from tierline.audio.records import FRAME_MS, Frame, Utterance
 from tierline.audio.twostage import FrameVerdict, TwoStageVAD
-from tierline.audio.vad import TRAILING_KEEP_MS, EndpointerConfig
+from tierline.audio.vad import TRAILING_KEEP_MS, Endpointer, EndpointerConfig
 
 PartialTranscriber = Callable[[np.ndarray], "str | None"]
 """Returns the transcript of the audio of the open turn (float32, 16 kHz) so far."""
@@ -352,3 +352,37 @@ def split_two_stage(
     for frame in frames:
         yield from endpointer.push(frame)
     yield from endpointer.flush()
+
+
+@dataclass(frozen=True)
+class EndpointingConfig:
+    """How every transport cuts a call into caller turns (replay, LiveKit, SIP alike).
+
+    Attributes:
+        endpointer: Shared endpointer settings (aggressiveness, pre-roll, hangover, ...).
+        confirm: Confirming-stage and quantity settings.
+        two_stage: False: webrtcvad alone (the first endpointer), for comparison.
+        quantity_aware: Ask for the open turn's transcript at the hangover to detect
+            unfinished numbers.
+    """
+
+    endpointer: EndpointerConfig = field(default_factory=EndpointerConfig)
+    confirm: ConfirmConfig = field(default_factory=ConfirmConfig)
+    two_stage: bool = True
+    quantity_aware: bool = True
+
+
+def make_endpointer(config: EndpointingConfig | None = None,
+                    partial: PartialTranscriber | None = None) -> Endpointer | TwoStageEndpointer:
+    """A fresh endpointer for one call.
+
+    Args:
+        config: How turns are cut (default settings when None).
+        partial: Transcribes the open turn, for quantity-aware endpointing (ignored when
+            ``config.quantity_aware`` is off or the endpointer is webrtcvad alone).
+    """
+    config = config or EndpointingConfig()
+    if not config.two_stage:
+        return Endpointer(config.endpointer)
+    return TwoStageEndpointer(config.endpointer, config.confirm,
+                              partial=partial if config.quantity_aware else None)

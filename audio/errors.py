@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from tierline.core.errors import TierlineError
 
-class AudioError(ValueError):
+
+class AudioError(TierlineError, ValueError):
     """Bad audio input, described in one human-readable line.
 
     Raised for missing, empty, truncated or unrecognised files, unsupported sample

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from tierline.core.errors import TierlineError
+
 __all__ = ["NluError"]
 
 
-class NluError(ValueError):
+class NluError(TierlineError, ValueError):
     """A corpus, model file, data directory or training dependency is missing or unreadable."""

@@ -11,10 +11,12 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+import warnings
 from collections.abc import Sequence
 from functools import lru_cache
 
 from tierline.nlu.entities import extract_entities
+from tierline.nlu.errors import NluError
 from tierline.nlu.intents import IntentClassifier, KeywordIntentClassifier
 from tierline.nlu.records import Entities, IntentScore, NluResult
 from tierline.nlu.sentiment import LexiconSentiment, SentimentModel, anger_score
@@ -64,26 +66,43 @@ def normalize(text: str) -> str:
     return _t2s().convert(text) if text else ""
 
 
-def default_intent_classifier() -> IntentClassifier:
-    """The shipped trained model when its file is present, else the keyword rules."""
+def default_intent_classifier(allow_fallback: bool = False) -> IntentClassifier:
+    """The shipped trained intent model.
+
+    Args:
+        allow_fallback: When the model file is missing or unreadable, use the keyword rules
+            (with a warning) instead of raising.
+
+    Raises:
+        NluError: the shipped model is missing or corrupt and no fallback is allowed.
+    """
     from tierline.nlu.models import INTENT_MODEL
+    from tierline.nlu.onnx_models import OnnxIntentClassifier
 
-    if INTENT_MODEL.is_file():
-        from tierline.nlu.onnx_models import OnnxIntentClassifier
-
-        return OnnxIntentClassifier(INTENT_MODEL)
-    return KeywordIntentClassifier()
+    return _shipped(lambda: OnnxIntentClassifier(INTENT_MODEL), KeywordIntentClassifier,
+                    "intent", allow_fallback)
 
 
-def default_sentiment_model() -> SentimentModel:
-    """The shipped trained sentiment model when its file is present, else the lexicon."""
+def default_sentiment_model(allow_fallback: bool = False) -> SentimentModel:
+    """The shipped trained sentiment model (the lexicon with ``allow_fallback``, see
+    :func:`default_intent_classifier`)."""
     from tierline.nlu.models import SENTIMENT_MODEL
+    from tierline.nlu.onnx_models import OnnxSentiment
 
-    if SENTIMENT_MODEL.is_file():
-        from tierline.nlu.onnx_models import OnnxSentiment
+    return _shipped(lambda: OnnxSentiment(SENTIMENT_MODEL), LexiconSentiment, "sentiment",
+                    allow_fallback)
 
-        return OnnxSentiment(SENTIMENT_MODEL)
-    return LexiconSentiment()
+
+def _shipped(load, fallback, kind: str, allow_fallback: bool):
+    try:
+        return load()
+    except NluError as exc:
+        if not allow_fallback:
+            raise NluError(f"{exc} (the shipped {kind} model is part of the install: reinstall "
+                           "tierline, or pass --allow-fallback to use the keyword rules)") from None
+        warnings.warn(f"{exc}; using the rule-based {kind} fallback", RuntimeWarning,
+                      stacklevel=3)
+        return fallback()
 
 
 class Nlu:
@@ -91,14 +110,17 @@ class Nlu:
 
     Args:
         intents: Intent classifier (default: the shipped trained model, see
-            :func:`default_intent_classifier`; the keyword rules when no model file ships).
-        sentiment: Sentiment model (default: the shipped trained model, else the lexicon).
+            :func:`default_intent_classifier`).
+        sentiment: Sentiment model (default: the shipped trained model).
+        allow_fallback: A missing or corrupt shipped model falls back to the keyword rules
+            and the lexicon (with a warning) instead of raising :class:`NluError`.
     """
 
     def __init__(self, intents: IntentClassifier | None = None,
-                 sentiment: SentimentModel | None = None) -> None:
-        self.intents = intents or default_intent_classifier()
-        self.sentiment = sentiment or default_sentiment_model()
+                 sentiment: SentimentModel | None = None,
+                 allow_fallback: bool = False) -> None:
+        self.intents = intents or default_intent_classifier(allow_fallback)
+        self.sentiment = sentiment or default_sentiment_model(allow_fallback)
 
     def analyze(self, text: str, alternatives: Sequence[tuple[str, float]] = ()) -> NluResult:
         """Analyse one utterance.

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from tierline.core.errors import TierlineError
 
-class TierDataError(ValueError):
+
+class TierDataError(TierlineError, ValueError):
     """A tiering input file (seed-format CSVs, customer base, outcomes) is malformed."""
 
 

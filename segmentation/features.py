@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tierline.core.errors import TierlineError
+
 CRM_FEATURES = (
     "browse_duration",
     "click_times",
@@ -71,7 +73,7 @@ _MAXIMA: dict[str, float] = {
 _METADATA = {"id", "name", "phone", "company", "segment", "note", "features"}
 
 
-class CustomerError(ValueError):
+class CustomerError(TierlineError, ValueError):
     """Customer data is malformed; the message names the field."""
 
 

@@ -1,35 +1,28 @@
 """Optional LLM few-shot scorer (seed 000), blended into the tier; off by default.
 
-When ``TIERLINE_LLM_URL`` points to an OpenAI-compatible chat endpoint (the base URL such as
-``http://127.0.0.1:8080/v1``, or the full ``.../chat/completions``), every caller turn sends
-the transcript so far and the CRM summary with a few-shot prompt and asks for JSON
-``{"tier": ..., "value": 0-100, "reason": ...}``. The request runs in a background thread and
-the tier scorer only ever reads the latest *finished* answer, so a slow or dead endpoint never
-stalls a call: at most one request per call is in flight, each bounded by
-``TIERLINE_LLM_TIMEOUT`` seconds (default 3). The answer is blended as
-``(1 - weight) * model + weight * llm`` (``TIERLINE_LLM_WEIGHT``, default 0.3).
-
-Other settings: ``TIERLINE_LLM_MODEL`` (model name sent, default ``default``),
-``TIERLINE_LLM_API_KEY`` (sent as a bearer token when set).
+When an LLM is configured (``TIERLINE_LLM_URL`` and friends, :mod:`tierline.core.llm`),
+every caller turn sends the transcript so far and the CRM summary with a few-shot prompt and
+asks for JSON ``{"tier": ..., "value": 0-100, "reason": ...}``. The request runs in a
+background thread and the tier scorer only ever reads the latest *finished* answer, so a slow
+or dead endpoint never stalls a call: at most one request per call is in flight, each bounded
+by the configured timeout. The answer is blended as ``(1 - weight) * model + weight * llm``
+(``TIERLINE_LLM_WEIGHT``, default 0.3).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from tierline.core.llm import LlmConfig, LlmError, chat, env_number
 from tierline.segmentation.features import CustomerProfile
 from tierline.segmentation.records import TIERS
 
-URL_ENV = "TIERLINE_LLM_URL"
 _JSON = re.compile(r"\{.*\}", re.DOTALL)
 
 SYSTEM = (
@@ -53,10 +46,6 @@ FEW_SHOT: tuple[tuple[str, str], ...] = (
     ("CRM: prospect, 1 enquiry.\nCaller: 价格是多少？| 我再考虑一下。",
      '{"tier": "medium", "value": 40, "reason": "interested but hesitating"}'),
 )
-
-
-class LlmError(RuntimeError):
-    """The endpoint failed, timed out or answered something unusable."""
 
 
 @dataclass(frozen=True)
@@ -114,18 +103,12 @@ class LlmScorer:
     """Asks an OpenAI-compatible chat endpoint for a tier opinion, off the call's path.
 
     Args:
-        url: Base URL (``.../v1``) or the full chat-completions URL.
-        model: Model name sent in the request.
-        timeout: Seconds one request may take.
+        config: Endpoint settings.
         weight: Blend weight of the opinion.
-        api_key: Bearer token, if the endpoint needs one.
     """
 
-    def __init__(self, url: str, model: str = "default", timeout: float = 3.0,
-                 weight: float = 0.3, api_key: str | None = None) -> None:
-        url = url.rstrip("/")
-        self.url = url if url.endswith("/chat/completions") else url + "/chat/completions"
-        self.model, self.timeout, self.weight, self.api_key = model, timeout, weight, api_key
+    def __init__(self, config: LlmConfig, weight: float = 0.3) -> None:
+        self.config, self.weight = config, weight
         self.last_error: str | None = None
         self._latest: LlmOpinion | None = None
         self._busy = threading.Lock()
@@ -145,19 +128,7 @@ class LlmScorer:
         Raises:
             LlmError: network error, timeout, HTTP error or an unusable answer.
         """
-        body = json.dumps({"model": self.model, "temperature": 0, "max_tokens": 80,
-                           "messages": self.messages(utterances, customer)}).encode()
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        req = urllib.request.Request(self.url, body, headers, method="POST")
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310
-                data = json.loads(resp.read(1_000_000))
-            content = data["choices"][0]["message"]["content"]
-        except (urllib.error.URLError, TimeoutError, OSError, ValueError, KeyError,
-                IndexError, TypeError) as exc:
-            raise LlmError(f"LLM request failed: {exc}") from None
+        content = chat(self.config, self.messages(utterances, customer), max_tokens=80)
         return parse_answer(content, len(utterances))
 
     def submit(self, utterances: Sequence[str], customer: CustomerProfile) -> bool:
@@ -193,18 +164,8 @@ class LlmScorer:
 
 
 def llm_from_env() -> LlmScorer | None:
-    """A scorer configured from the environment, or None when ``TIERLINE_LLM_URL`` is unset."""
-    url = os.environ.get(URL_ENV, "").strip()
-    if not url:
+    """A scorer configured from the environment, or None when no LLM is configured."""
+    config = LlmConfig.from_env()
+    if config is None:
         return None
-
-    def number(name: str, default: float) -> float:
-        try:
-            return float(os.environ.get(name, default))
-        except ValueError:
-            return default
-
-    return LlmScorer(url, os.environ.get("TIERLINE_LLM_MODEL", "default"),
-                     timeout=number("TIERLINE_LLM_TIMEOUT", 3.0),
-                     weight=min(1.0, max(0.0, number("TIERLINE_LLM_WEIGHT", 0.3))),
-                     api_key=os.environ.get("TIERLINE_LLM_API_KEY") or None)
+    return LlmScorer(config, weight=env_number("TIERLINE_LLM_WEIGHT", 0.3, 0.0, 1.0))

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from tierline.core.errors import TierlineError
 from tierline.segmentation.records import TIERS
 from tierline.segmentation.state import FEATURE_NAMES
 
@@ -27,7 +28,7 @@ MAIN = "tier_model"
 TEXT_BLIND = "tier_textblind"
 
 
-class TierModelError(ValueError):
+class TierModelError(TierlineError, ValueError):
     """A tier model file is missing, unreadable or does not match this code's features."""
 
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from tierline.agent.dialog import DialogConfig, DialogManager, load_kb
-from tierline.agent.dialog.llm_reply import LlmConfig, grounded
+from tierline.agent.dialog.llm_reply import grounded
 from tierline.agent.session import CallSession, Models
+from tierline.core.llm import LlmConfig
 from tierline.nlu.pipeline import Nlu
 from tierline.segmentation.features import CustomerProfile
 

@@ -9,8 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tierline.core.llm import LlmConfig, LlmError
 from tierline.segmentation.features import CustomerProfile
-from tierline.segmentation.llm_opinion import LlmError, LlmScorer, llm_from_env, parse_answer
+from tierline.segmentation.llm_opinion import LlmScorer, llm_from_env, parse_answer
 from tierline.segmentation.outcome_layer import Adapter
 from tierline.segmentation.records import TurnEvidence
 from tierline.segmentation.tier import TierScorer
@@ -57,7 +58,7 @@ def ev(text: str) -> TurnEvidence:
 
 def test_opinion_is_blended_into_the_next_update(server):
     _, handler, url = server
-    llm = LlmScorer(url, timeout=2.0, weight=0.5)
+    llm = LlmScorer(LlmConfig(url, timeout_s=2.0), weight=0.5)
     s = TierScorer(CustomerProfile(), adapter=Adapter(), llm=llm)
     first = s.update(ev("你好"))
     llm.wait(5)
@@ -73,7 +74,7 @@ def test_opinion_is_blended_into_the_next_update(server):
 def test_slow_endpoint_never_stalls_a_turn(server):
     _, handler, url = server
     handler.delay = 2.0
-    llm = LlmScorer(url, timeout=0.5)
+    llm = LlmScorer(LlmConfig(url, timeout_s=0.5))
     s = TierScorer(CustomerProfile(), adapter=Adapter(), llm=llm)
     t0 = time.perf_counter()
     for text in ("你好", "价格多少", "我再想想"):
@@ -88,13 +89,13 @@ def test_slow_endpoint_never_stalls_a_turn(server):
 def test_unusable_answers_are_ignored(server):
     _, handler, url = server
     handler.answer = "I think this caller is great"
-    llm = LlmScorer(url, timeout=2.0)
+    llm = LlmScorer(LlmConfig(url, timeout_s=2.0))
     with pytest.raises(LlmError, match="unusable"):
         llm.ask(["你好"], CustomerProfile())
 
 
 def test_dead_endpoint_is_an_error_not_a_hang():
-    llm = LlmScorer("http://127.0.0.1:9/v1", timeout=0.5)
+    llm = LlmScorer(LlmConfig("http://127.0.0.1:9/v1", timeout_s=0.5))
     with pytest.raises(LlmError):
         llm.ask(["你好"], CustomerProfile())
 
@@ -105,7 +106,8 @@ def test_off_by_default(monkeypatch):
     monkeypatch.setenv("TIERLINE_LLM_URL", "http://127.0.0.1:1/v1/chat/completions")
     monkeypatch.setenv("TIERLINE_LLM_WEIGHT", "7")
     llm = llm_from_env()
-    assert llm.url.endswith("/v1/chat/completions") and llm.weight == 1.0
+    assert llm.config.endpoint == "http://127.0.0.1:1/v1/chat/completions"
+    assert llm.weight == 1.0
 
 
 def test_parse_answer_clamps_value():

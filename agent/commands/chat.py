@@ -15,10 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tierline.agent.clikit import UsageError, emit
-from tierline.agent.dialog.yamlfile import KbError
+from tierline.agent.clikit import UsageError, add_nlu_flags, emit, load_nlu
 
-INPUT_ERRORS = (KbError,)
 DEFAULT_KB = Path(__file__).resolve().parents[2] / "samples" / "kb" / "yunfan.yaml"
 
 
@@ -43,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="skip the recording/AI disclosure (only where the law allows)")
     p.add_argument("--no-llm", action="store_true", help="templates only, even with "
                                                          "TIERLINE_LLM_URL set")
+    add_nlu_flags(p)
     p.set_defaults(func=run)
 
 
@@ -106,7 +105,6 @@ def run(args: argparse.Namespace) -> int:
     from tierline.agent.dialog import DialogConfig, DialogManager, load_kb
     from tierline.agent.policy import RoutingPolicy
     from tierline.agent.session import CallSession, Models
-    from tierline.nlu.pipeline import Nlu
 
     kb_path = Path(args.kb) if args.kb else DEFAULT_KB
     if not args.kb and not kb_path.is_file():
@@ -124,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     turns = _turns(args)  # reads the script now, so a bad file fails before the call starts
     if args.script:
         turns = iter(list(turns))
-    nlu = Nlu()
+    nlu = load_nlu(args)
     call = {"id": customer.id or "chat", "source": "text", "customer": customer.id or None}
     dialog = DialogManager(kb, customer=customer, phone=phone, call_id=call["id"],
                            config=config, nlu=nlu)

@@ -12,9 +12,6 @@ import json
 import sys
 
 from tierline.agent.clikit import UsageError
-from tierline.segmentation.errors import TierDataError
-
-INPUT_ERRORS = (TierDataError,)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

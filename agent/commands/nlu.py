@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from tierline.agent.clikit import UsageError, emit
+from tierline.agent.clikit import UsageError, add_nlu_flags, emit, load_nlu
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,11 +15,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("text", nargs="*", metavar="TEXT")
     p.add_argument("--file", metavar="F", help="one utterance per line")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_nlu_flags(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from tierline.nlu.pipeline import Nlu
 
     if args.file:
         try:
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         texts = args.text
     if not texts:
         raise UsageError("give TEXT arguments or --file F")
-    nlu = Nlu()
+    nlu = load_nlu(args)
     for text in texts:
         t0 = time.perf_counter()
         r = nlu.analyze(text)

@@ -20,8 +20,6 @@ import sys
 from tierline.agent.clikit import UsageError, emit
 from tierline.nlu.errors import NluError
 
-INPUT_ERRORS = (NluError,)
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("nlu-eval", help="NLU macro-F1, per-intent F1 and confusion vs baselines")

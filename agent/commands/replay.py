@@ -11,8 +11,10 @@ from pathlib import Path
 from tierline.agent.clikit import (
     UsageError,
     add_asr_flags,
+    add_nlu_flags,
     emit,
     load_asr,
+    load_nlu,
     open_out,
     summary_line,
     turn_line,
@@ -33,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="caller's channel in stereo recordings (default 1; agent is 0)")
     p.add_argument("--vad-aggressiveness", type=int, default=2, choices=range(4))
     add_asr_flags(p)
+    add_nlu_flags(p)
     p.set_defaults(func=run)
 
 
@@ -74,9 +77,9 @@ def run(args: argparse.Namespace) -> int:
     from tierline.agent.replay import ReplayOptions, replay_file
     from tierline.agent.report import write_report
     from tierline.agent.session import CallSession, Models
+    from tierline.audio.endpointer import EndpointingConfig
     from tierline.audio.io import probe
     from tierline.audio.vad import EndpointerConfig
-    from tierline.nlu.pipeline import Nlu
     from tierline.segmentation.outcomes import remember_call
 
     paths = [Path(p) for p in args.audio]
@@ -86,9 +89,10 @@ def run(args: argparse.Namespace) -> int:
         realtime=args.realtime,
         channel=_parse_channel(args.channel),
         caller_channel=args.caller_channel,
-        endpointer=EndpointerConfig(aggressiveness=args.vad_aggressiveness),
+        endpointing=EndpointingConfig(
+            endpointer=EndpointerConfig(aggressiveness=args.vad_aggressiveness)),
     )
-    models = Models(nlu=Nlu(), asr=load_asr(args))
+    models = Models(nlu=load_nlu(args), asr=load_asr(args))
     out, close = open_out(args.json)
     table = sys.stderr if args.json == "-" else sys.stdout
     results, failed = [], None

@@ -5,10 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tierline.segmentation.errors import TierDataError
-
-INPUT_ERRORS = (TierDataError,)
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("segment", help="segment a customer base (RFM, K-means, lifecycle)")

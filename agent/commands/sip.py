@@ -7,9 +7,6 @@ import json
 import sys
 
 from tierline.agent.clikit import UsageError
-from tierline.agent.commands.worker import INPUT_ERRORS as _worker_input_errors
-
-INPUT_ERRORS = _worker_input_errors  # config errors and an unreachable server
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -11,11 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tierline.agent.clikit import emit, summary_line, turn_line
-from tierline.segmentation.errors import TierDataError
-from tierline.segmentation.model import TierModelError
-
-INPUT_ERRORS = (TierDataError, TierModelError)
+from tierline.agent.clikit import add_nlu_flags, emit, load_nlu, summary_line, turn_line
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="tier with the RFM-rules baseline instead of the trained model")
     p.add_argument("--no-store", action="store_true",
                    help="do not keep the calls for `tierline feedback`")
+    add_nlu_flags(p)
     p.set_defaults(func=run)
 
 
@@ -34,12 +31,11 @@ def run(args: argparse.Namespace) -> int:
     from tierline.agent.policy import RoutingPolicy
     from tierline.agent.session import CallSession, Models
     from tierline.agent.text_dialogs import load_dialogs
-    from tierline.nlu.pipeline import Nlu
     from tierline.segmentation.outcomes import remember_call
     from tierline.segmentation.rfm import RfmTierScorer
 
     dialogs = load_dialogs(args.dialog)
-    models = Models(nlu=Nlu())
+    models = Models(nlu=load_nlu(args))
     for dialog in dialogs:
         call = {"id": dialog.id, "source": "text", "customer": dialog.customer.id or None}
         if args.baseline:

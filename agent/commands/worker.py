@@ -12,18 +12,6 @@ from pathlib import Path
 from tierline.agent.clikit import UsageError, add_asr_flags, emit, open_out, summary_line
 
 
-def _input_errors() -> tuple[type[BaseException], ...]:
-    try:
-        from tierline.agent.livekit.config import ConfigError
-        from tierline.agent.livekit.worker import ServerUnreachable
-    except ImportError:  # livekit-agents not installed: the commands say so themselves
-        return ()
-    return (ConfigError, ServerUnreachable)
-
-
-INPUT_ERRORS = _input_errors()
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("worker", help="LiveKit agent worker (live calls or a recorded call)")
     wsub = p.add_subparsers(dest="worker_command", required=True, metavar="start|offline")

@@ -1,26 +1,20 @@
 """Optional LLM rewording of the answer through an OpenAI-compatible chat endpoint.
 
-Off unless ``TIERLINE_LLM_URL`` is set (e.g. ``http://127.0.0.1:8000/v1``; the request goes to
-``<url>/chat/completions``). The model gets the knowledge-base facts and the template answer
-and may only rephrase them. The reply is rejected, and the template used instead, when the
-call fails or exceeds the timeout, when the text is empty or too long, or when it states a
-number that is not in the facts, the template answer or the caller's words (a made-up price).
-
-Environment: ``TIERLINE_LLM_URL``, ``TIERLINE_LLM_MODEL`` (default ``default``),
-``TIERLINE_LLM_KEY`` (optional bearer token), ``TIERLINE_LLM_TIMEOUT`` (seconds, default 2).
+Off unless an LLM is configured (``TIERLINE_LLM_URL`` and friends, :mod:`tierline.core.llm`).
+The model gets the knowledge-base facts and the template answer and may only rephrase them.
+The reply is rejected, and the template used instead, when the call fails or exceeds the
+timeout, when the text is empty or too long, or when it states a number that is not in the
+facts, the template answer or the caller's words (a made-up price).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import re
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
+
+from tierline.core.llm import LlmConfig, LlmError, chat
 
 log = logging.getLogger(__name__)
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tierline-llm")
@@ -31,37 +25,6 @@ _SYSTEM = (
     "你是{vendor}的电话客服助理。只根据下面的资料回答，不要编造资料里没有的价格、数字或承诺。"
     "用口语化的简体中文，一到两句话，不超过80个字，不要提问。\n资料：\n{facts}"
 )
-
-
-@dataclass(frozen=True)
-class LlmConfig:
-    """Where and how to call the LLM.
-
-    Attributes:
-        url: Base URL of the OpenAI-compatible API (``.../v1``).
-        model: Model name sent in the request.
-        timeout_s: Hard limit for the whole HTTP exchange.
-        api_key: Bearer token, if the endpoint needs one.
-    """
-
-    url: str
-    model: str = "default"
-    timeout_s: float = 2.0
-    api_key: str | None = None
-
-    @classmethod
-    def from_env(cls) -> LlmConfig | None:
-        """The configuration in the environment, or None when ``TIERLINE_LLM_URL`` is unset."""
-        url = os.environ.get("TIERLINE_LLM_URL", "").strip()
-        if not url:
-            return None
-        try:
-            timeout = float(os.environ.get("TIERLINE_LLM_TIMEOUT", "2"))
-        except ValueError:
-            timeout = 2.0
-        return cls(url=url, model=os.environ.get("TIERLINE_LLM_MODEL", "default"),
-                   timeout_s=max(0.05, min(timeout, 10.0)),
-                   api_key=os.environ.get("TIERLINE_LLM_KEY") or None)
 
 
 def grounded(text: str, *sources: str) -> bool:
@@ -88,26 +51,10 @@ class LlmReplier:
         self.failures = 0
 
     def _post(self, caller: str, draft: str) -> str:
-        body = {
-            "model": self.config.model,
-            "temperature": 0.3,
-            "max_tokens": 200,
-            "messages": [
-                {"role": "system", "content": self.system},
-                {"role": "user",
-                 "content": f"客户说：{caller}\n参考回答：{draft}\n请改写参考回答。"},
-            ],
-        }
-        headers = {"Content-Type": "application/json"}
-        if self.config.api_key:
-            headers["Authorization"] = f"Bearer {self.config.api_key}"
-        req = urllib.request.Request(
-            self.config.url.rstrip("/") + "/chat/completions",
-            data=json.dumps(body, ensure_ascii=False).encode("utf-8"), headers=headers,
-            method="POST")
-        with urllib.request.urlopen(req, timeout=self.config.timeout_s) as resp:  # noqa: S310
-            data = json.loads(resp.read(65536).decode("utf-8"))
-        return str(data["choices"][0]["message"]["content"]).strip()
+        return chat(self.config, [
+            {"role": "system", "content": self.system},
+            {"role": "user", "content": f"客户说：{caller}\n参考回答：{draft}\n请改写参考回答。"},
+        ], temperature=0.3, max_tokens=200)
 
     def reword(self, caller: str, draft: str) -> str | None:
         """The LLM's version of ``draft``, or None to keep the template.
@@ -124,8 +71,7 @@ class LlmReplier:
             self.failures += 1
             log.warning("LLM reply took over %.2f s; using the template", self.config.timeout_s)
             return None
-        except (OSError, urllib.error.URLError, ValueError, KeyError, IndexError,
-                TypeError) as exc:
+        except LlmError as exc:
             self.failures += 1
             log.warning("LLM reply failed (%s); using the template", exc)
             return None

@@ -23,12 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from tierline.agent.dialog.compliance import DncList, InterruptionGate, OptOut
 from tierline.agent.dialog.kb import SLOTS, KnowledgeBase, Module
-from tierline.agent.dialog.llm_reply import LlmConfig, LlmReplier
+from tierline.agent.dialog.llm_reply import LlmReplier
 from tierline.agent.dialog.offers import Offer, OfferEngine, cny
 from tierline.agent.dialog.questions import ActiveQuestioner, FixedQuestioner, ScorerProbe
 from tierline.agent.dialog.reply import Reply, Segment
 from tierline.agent.dialog.slots import SlotTracker
 from tierline.agent.dialog.templates import render
+from tierline.core.llm import LlmConfig
 from tierline.segmentation.features import CustomerProfile
 from tierline.segmentation.records import TurnEvidence
 

@@ -12,8 +12,10 @@ from typing import Any
 
 import yaml
 
+from tierline.core.errors import TierlineError
 
-class KbError(ValueError):
+
+class KbError(TierlineError, ValueError):
     """A knowledge-base or template file is malformed; the message names field and line."""
 
 

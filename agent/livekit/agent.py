@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import logging
 import time
@@ -147,13 +146,8 @@ class TierlineAgent(Agent):
         """The call session decides; one utterance goes the way `tierline replay` sends it."""
         if len(items) == 1 and items[0].utterance is not None:
             # the session's recogniser is the call's memo: this is no second decode
-            turn = self.call.on_utterance(items[0].utterance, detected_at=items[0].detected_at)
-            if turn is not None and self.call.record.turns and self.call.record.turns[-1] is turn:
-                fixed = dataclasses.replace(turn, latency_ms={**turn.latency_ms,
-                                                               "asr": items[0].asr_ms})
-                self.call.record.turns[-1] = fixed
-                return fixed
-            return turn
+            return self.call.on_utterance(items[0].utterance, detected_at=items[0].detected_at,
+                                          asr_ms=items[0].asr_ms)
         return self.call.on_text(**heard)
 
     def act(self, index: int, settle: int = 0, turn: TurnRecord | None = None) -> None:
@@ -184,16 +178,11 @@ class TierlineAgent(Agent):
         if intent is None:
             logger.info("DTMF %s has no meaning in the config; ignored", digit)
             return
-        record = self.call.record
-        index = max(0, len(record.turns) - 1)
-        decision = self.call.policy.decide(index, record.final_tier.label, intent, "neutral",
-                                           f"DTMF {digit}")
+        decision = self.call.on_digit(digit, intent)
         entry["route"] = decision.to_dict()
-        if record.route is None or record.route.action != "transfer":
-            record.route = decision
-            if decision.action == "transfer":
-                with contextlib.suppress(llm.StopResponse):
-                    self.act(index)
+        if decision.action == "transfer" and self.call.record.route is decision:
+            with contextlib.suppress(llm.StopResponse):
+                self.act(decision.at_turn)
 
     # ------------------------------------------------------------------ transfers
     async def hand_off(self, queue: str) -> TransferOutcome:

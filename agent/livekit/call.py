@@ -8,7 +8,6 @@ recorded call through it with a file input and a recording output, without any s
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import importlib
 import logging
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from tierline.agent.livekit.tts import EspeakTTS
 from tierline.agent.livekit.vad import TierlineVAD
 from tierline.agent.records import CallRecord, TurnRecord
 from tierline.agent.session import CallSession
+from tierline.audio.endpointer import EndpointingConfig, make_endpointer
 from tierline.audio.vad import EndpointerConfig
 from tierline.dialects.memo import MemoASR
 
@@ -46,23 +46,17 @@ def make_tts(config: TtsConfig) -> lk_tts.TTS:
     return cls(**config.options)
 
 
-def share_recogniser(call: CallSession) -> MemoASR:
-    """Give the call one memoising recogniser, shared by endpointer, STT and session."""
-    asr = call.models.asr
-    if asr is None:
+def call_recogniser(call: CallSession) -> MemoASR:
+    """The call's memoising recogniser, shared by the endpointer, the STT and the session."""
+    if call.asr is None:
         raise ValueError("a livekit call needs the ASR model")
-    if not isinstance(asr, MemoASR):
-        asr = MemoASR(asr)
-        call.models = dataclasses.replace(call.models, asr=asr)
-    return asr
+    return call.asr
 
 
-def endpointer_factory(endpointer: EndpointerConfig, asr: MemoASR) -> Callable[[], Any]:
+def endpointer_factory(endpointer: EndpointerConfig, call: CallSession) -> Callable[[], Any]:
     """Endpointers that cut exactly as `tierline replay` cuts (two-stage, quantity-aware)."""
-    from tierline.agent.replay import ReplayOptions, make_endpointer
-
-    options = dataclasses.replace(ReplayOptions(), endpointer=endpointer)
-    return lambda: make_endpointer(options, asr)
+    config = EndpointingConfig(endpointer=endpointer)
+    return lambda: make_endpointer(config, call.hear)
 
 
 def make_session(call: CallSession, config: LiveKitConfig, ledger: CallLedger,
@@ -74,9 +68,9 @@ def make_session(call: CallSession, config: LiveKitConfig, ledger: CallLedger,
     ``can_pause`` False (an output that cannot pause) turns off resuming after a false
     interruption, which needs pausing.
     """
-    asr = share_recogniser(call)
+    asr = call_recogniser(call)
     endpointer = endpointer or EndpointerConfig()
-    factory = factory or endpointer_factory(endpointer, asr)
+    factory = factory or endpointer_factory(endpointer, call)
     kwargs: dict[str, Any] = {}
     if config.llm:
         kwargs["llm"] = config.llm
@@ -128,7 +122,7 @@ async def run_file_call(path: str | Path, call: CallSession, config: LiveKitConf
     """
     endpointer = endpointer or EndpointerConfig()
     ledger = CallLedger()
-    factory = factory or endpointer_factory(endpointer, share_recogniser(call))
+    factory = factory or endpointer_factory(endpointer, call)
     session = make_session(call, config, ledger, endpointer, tts, can_pause=False,
                            factory=factory)
     line_in = FileAudioInput(path, ledger, speed, endpointer, channel, caller_channel,
@@ -150,7 +144,7 @@ async def run_file_call(path: str | Path, call: CallSession, config: LiveKitConf
             await asyncio.wait(list(agent.tasks), timeout=settle_timeout)
     finally:
         await session.aclose()
-    agent.info["asr_decodes"] = share_recogniser(call).decodes
+    agent.info["asr_decodes"] = call_recogniser(call).decodes
     record = call.record
     record.call["duration_s"] = round(line_in.position_s, 2)
     agent.info["waits_s"] = [round(w, 3) for w in line_in.waits]

@@ -18,9 +18,10 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from tierline.agent.policy import DEFAULT_QUEUES
+from tierline.core.errors import TierlineError
 
 
-class ConfigError(ValueError):
+class ConfigError(TierlineError, ValueError):
     """The configuration file is missing, unreadable or has a wrong value."""
 
 

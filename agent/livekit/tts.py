@@ -19,10 +19,12 @@ import soxr
 from livekit.agents import tts
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 
+from tierline.core.errors import TierlineError
+
 RATES = (8_000, 16_000)
 
 
-class TtsError(RuntimeError):
+class TtsError(TierlineError, RuntimeError):
     """espeak-ng is missing or failed."""
 
 

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from tierline.core.errors import TierlineError
 from tierline.dialects.asr import ASR
 from tierline.dialects.normalize import edit_distance, normalize_text
 
 
-class ManifestError(ValueError):
+class ManifestError(TierlineError, ValueError):
     """The manifest cannot be read or lacks the required columns."""
 
 
