@@ -122,12 +122,12 @@ CONFIG = {
 }
 
 
-def run(port: int, action):
+def run(port: int, action, dnc=None):
     """Run ``action(telephony)`` against the test server (the API client needs a loop)."""
     async def go():
         lkapi = api.LiveKitAPI(f"http://127.0.0.1:{port}", KEY, SECRET)
         try:
-            return await action(Telephony(lkapi, parse_config(CONFIG, "test.toml")))
+            return await action(Telephony(lkapi, parse_config(CONFIG, "test.toml"), dnc))
         finally:
             await lkapi.aclose()
     return asyncio.run(go())
@@ -313,3 +313,17 @@ def test_sip_commands_without_server_exit_2(monkeypatch, capsys, tmp_path):
     bad.write_text("[queues.vip]\ntarget = 'sip:x@y'\n", encoding="utf-8")
     assert main(["sip", "setup", "--config", str(bad)]) == 2
     assert "unknown queue 'vip'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("listed", ["13800000000", "+86 138-0000-0000"])
+def test_dial_refuses_a_do_not_call_number_before_any_request(twirp, tmp_path, listed):
+    from tierline.agent.dialog.compliance import DncList
+    from tierline.agent.outbound import DialRefused
+
+    dnc = DncList(tmp_path / "dnc.sqlite3")
+    dnc.add(listed, call_id="c1", phrase="以后别再打过来了")
+    with pytest.raises(DialRefused, match="do-not-call"):
+        run(twirp.port, lambda t: t.dial("+8613800000000", "out-1", agent_name="x"), dnc)
+    with pytest.raises(DialRefused):
+        run(twirp.port, lambda t: t.dial("sip:+8613800000000@trunk.test", "out-1"), dnc)
+    assert twirp.seen == []  # nothing reached the server

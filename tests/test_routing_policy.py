@@ -92,8 +92,8 @@ def _call(nlu, customer=None) -> CallSession:
 def test_a_later_angry_turn_does_not_move_a_senior_sales_transfer(nlu):
     call = _call(nlu)
     turns = [call.on_text(t) for t in (
-        "你好，我们想采购一套客服系统", "我们的预算大概一百万", "气死我了，你们怎么这么慢，我要投诉你们",
-        "算了，我不想跟机器人说话，快给我转人工")]
+        "你好，我们想采购一套客服系统", "我们的预算大概一百万",
+        "气死我了，你们怎么这么慢，我要投诉你们", "算了，我不想跟机器人说话，快给我转人工")]
     assert turns[1].route.queue == "senior_sales"
     assert turns[2].route.queue == "care"  # the turn alone would go elsewhere ...
     assert call.record.route.queue == "senior_sales"  # ... but the first transfer stands

@@ -1,8 +1,9 @@
 """Compliance and etiquette: opt-out phrases, the do-not-call list, one interruption per turn.
 
 The do-not-call (DNC) list is a SQLite file, by default ``$TIERLINE_HOME/dnc.sqlite3``, shared
-by every transport on the machine; an outbound dialer checks :meth:`DncList.contains` before
-dialling. Numbers are stored normalised (digits only, without the +86/0086 prefix of a mobile).
+by every transport on the machine; every outbound dial passes
+:func:`tierline.agent.outbound.permit_dial` first. Numbers are stored normalised (digits only,
+without the +86/0086 prefix of a mobile).
 """
 
 from __future__ import annotations
@@ -84,11 +85,14 @@ class DncList:
 
     def contains(self, number: str) -> bool:
         """Whether ``number`` opted out (a missing list file means nobody did)."""
+        return self.contains_key(normalize_number(number))
+
+    def contains_key(self, key: str) -> bool:
+        """Whether an already normalised key (a number, or a SIP URI) is on the list."""
         if not self.path.exists():
             return False
-        num = normalize_number(number)
         with self._connect() as con:
-            row = con.execute("SELECT 1 FROM dnc WHERE number = ?", (num,)).fetchone()
+            row = con.execute("SELECT 1 FROM dnc WHERE number = ?", (key,)).fetchone()
         con.close()
         return row is not None
 

@@ -21,7 +21,9 @@ from google.protobuf.duration_pb2 import Duration
 from livekit import api
 from livekit.protocol import sip as sip_proto
 
+from tierline.agent.dialog.compliance import DncList
 from tierline.agent.livekit.config import LiveKitConfig, SipConfig
+from tierline.agent.outbound import permit_dial
 from tierline.agent.records import CallRecord
 
 logger = logging.getLogger("tierline.livekit")
@@ -179,11 +181,14 @@ class Telephony:
     Args:
         lkapi: A ``livekit.api.LiveKitAPI`` (URL and credentials).
         config: The LiveKit configuration (trunks, queues, timeouts).
+        dnc: The do-not-call list every dial is checked against (default: the machine's).
     """
 
-    def __init__(self, lkapi: api.LiveKitAPI, config: LiveKitConfig) -> None:
+    def __init__(self, lkapi: api.LiveKitAPI, config: LiveKitConfig,
+                 dnc: DncList | None = None) -> None:
         self.api = lkapi
         self.config = config
+        self.dnc = dnc
 
     @property
     def sip(self) -> SipConfig:
@@ -260,9 +265,13 @@ class Telephony:
                    metadata: str = "", trunk_id: str = "") -> DialOutcome:
         """Call ``number`` into ``room`` and wait until it is answered or fails.
 
+        Raises:
+            DialRefused: ``number`` is on the do-not-call list (nothing is sent).
+
         The agent is dispatched to the room first (explicit dispatch by ``agent_name``), so it
         is there when the callee picks up.
         """
+        permit_dial(number, self.dnc)  # before any request: a refused number is never dialled
         trunk = trunk_id or self.sip.outbound_trunk_id
         if not trunk:
             return DialOutcome("failed", number, room,
