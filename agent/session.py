@@ -14,6 +14,7 @@ from tierline.agent.records import CallRecord, TurnRecord
 from tierline.audio.arousal import CallerVoice
 from tierline.audio.emotion import fuse_emotion
 from tierline.audio.records import Utterance, VoiceAffect
+from tierline.audio.turn_clock import TurnTiming
 from tierline.dialects.asr import ASR
 from tierline.dialects.memo import MemoASR
 from tierline.nlu.pipeline import Nlu, normalize
@@ -77,14 +78,15 @@ class CallSession:
             raise RuntimeError("this session has no ASR model")
         return self.asr.transcribe(audio).text
 
-    def on_utterance(self, utt: Utterance, detected_at: float | None = None,
+    def on_utterance(self, utt: Utterance, timing: TurnTiming | None = None,
                      asr_ms: float | None = None) -> TurnRecord | None:
         """Transcribe one utterance and decide on it.
 
         Args:
             utt: Utterance closed by the endpointer.
-            detected_at: ``time.perf_counter()`` when the endpointer could first know the
-                turn had ended; the decision latency is measured from it.
+            timing: When the caller's last voiced frame arrived and when the endpointer
+                closed the turn (:meth:`tierline.audio.turn_clock.FrameClock.timing`); the
+                decision latency runs from the first (default: now, for both).
             asr_ms: The recognition time the transport measured, when it transcribed the
                 utterance itself (default: the decode's own ``compute_ms``).
 
@@ -93,7 +95,7 @@ class CallSession:
         """
         if self.asr is None:
             raise RuntimeError("this session has no ASR model")
-        detected_at = time.perf_counter() if detected_at is None else detected_at
+        timing = timing or TurnTiming.now()
         transcript = self.asr.transcribe(utt.audio)
         if asr_ms is None:
             asr_ms = transcript.compute_ms  # the decode's cost, even when the endpointer paid it
@@ -102,19 +104,20 @@ class CallSession:
         voice = self.voice.observe(utt.audio, utt.sample_rate, transcript.text)
         return self.on_text(
             transcript.text, utt.start_s, utt.end_s, transcript.language, transcript.dialect,
-            asr_ms=asr_ms, detected_at=detected_at, asr_confidence=transcript.confidence,
+            asr_ms=asr_ms, timing=timing, asr_confidence=transcript.confidence,
             voice=voice, alternatives=transcript.alternatives,
         )
 
     def on_text(self, text: str, start_s: float = 0.0, end_s: float = 0.0,
                 language: str = "zh", dialect: str | None = None, asr_ms: float = 0.0,
-                detected_at: float | None = None,
+                timing: TurnTiming | None = None,
                 asr_confidence: float | None = None,
                 voice: VoiceAffect | None = None,
                 alternatives: tuple[tuple[str, float], ...] = ()) -> TurnRecord:
         """Decide on one caller turn given as text (``voice``: the turn's vocal affect;
-        ``alternatives``: the recogniser's other readings, see :meth:`Nlu.analyze`)."""
-        detected_at = time.perf_counter() if detected_at is None else detected_at
+        ``alternatives``: the recogniser's other readings, see :meth:`Nlu.analyze`;
+        ``timing``: when the turn ended, see :meth:`on_utterance`)."""
+        timing = timing or TurnTiming.now()
         t0 = time.perf_counter()
         nlu = self.models.nlu.analyze(text, alternatives)
         t1 = time.perf_counter()
@@ -144,8 +147,9 @@ class CallSession:
             dialect=dialect, intent=(nlu.intent.label, nlu.intent.score),
             intents=tuple((i.label, i.score) for i in nlu.intents),
             entities=nlu.entities.to_dict(), emotion=emotion, tier=tier, route=decision,
-            latency_ms={"asr": asr_ms, "nlu": (t1 - t0) * 1000, "tier": (t2 - t1) * 1000,
-                        "decision": (t3 - detected_at) * 1000},
+            latency_ms={"endpoint": timing.endpoint_ms, "asr": asr_ms,
+                        "nlu": (t1 - t0) * 1000, "tier": (t2 - t1) * 1000,
+                        "decision": (t3 - timing.voiced_end_at) * 1000},
             asr_confidence=asr_confidence,
             also_heard=_other_readings(text, alternatives),
         )

@@ -15,6 +15,7 @@ from tierline.agent.livekit.stt import TierlineSTT
 from tierline.agent.livekit.tts import EspeakTTS
 from tierline.agent.livekit.vad import TierlineVAD
 from tierline.audio.io import iter_frames
+from tierline.audio.turn_clock import TurnTiming
 from tierline.audio.vad import EndpointerConfig, split_utterances
 from tierline.dialects.asr import FakeASR
 
@@ -56,7 +57,7 @@ def test_stt_files_the_transcript_with_the_utterance_timing():
         ledger = CallLedger()
         utt = next(iter(split_utterances(iter_frames(SAMPLE))))
         pcm16 = utterance_pcm16(utt)
-        ledger.register(audio_key(pcm16), utt, detected_at=1.0)
+        ledger.register(audio_key(pcm16), utt, TurnTiming(0.5, 1.0))
         stt = TierlineSTT(FakeASR(["你们的功能听起来还不错。"]), ledger)
         frame = rtc.AudioFrame(pcm16, 16000, 1, len(pcm16) // 2)
         ev = await stt.recognize(frame)
@@ -67,8 +68,8 @@ def test_stt_files_the_transcript_with_the_utterance_timing():
     assert alt.text == "你们的功能听起来还不错。" and alt.language == "zh"
     assert alt.confidence == 1.0
     assert len(heard) == 1
-    assert (heard[0].start_s, heard[0].end_s, heard[0].detected_at) == (utt.start_s, utt.end_s,
-                                                                        1.0)
+    assert (heard[0].start_s, heard[0].end_s, heard[0].timing) == (utt.start_s, utt.end_s,
+                                                                   TurnTiming(0.5, 1.0))
 
 
 def test_stt_empty_transcript_settles_the_utterance():

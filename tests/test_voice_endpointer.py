@@ -96,6 +96,9 @@ def test_hint_partial_from_a_streaming_recogniser():
     ("我的手机号是一三八，", True), ("预算大概一百。", True), ("电话是", True),
     ("尾号是 4 5", True), ("大概三十来", True), ("我们有两百人。", False), ("多少钱？", False),
     ("你好", False), ("", False), (None, False),
+    ("我们公司想统一", False), ("这是我们最关心的问题之一", False), ("第一", False),
+    ("价格是唯一", False), ("千万", False), ("下周三", False), ("星期一", False),
+    ("预算三万一", True), ("大概一千万", True), ("尾号一三八一一", True), ("第一百", True),
 ])
 def test_ends_inside_quantity(text, inside):
     assert ends_inside_quantity(text) is inside

@@ -26,6 +26,7 @@ from tierline.agent.livekit.prompts import Line, Prompts
 from tierline.agent.livekit.telephony import TransferAttempt, TransferOutcome, handoff_headers
 from tierline.agent.records import TurnRecord
 from tierline.agent.session import CallSession
+from tierline.audio.turn_clock import TurnTiming
 
 logger = logging.getLogger("tierline.livekit")
 
@@ -45,7 +46,7 @@ def merge_heard(items: list[HeardUtterance]) -> dict[str, Any]:
         "language": items[0].language,
         "dialect": items[0].dialect,
         "asr_ms": sum(i.asr_ms for i in items),
-        "detected_at": items[-1].detected_at,
+        "timing": items[-1].timing,
         "asr_confidence": sum(i.confidence for i in items) / len(items),
         "alternatives": items[0].alternatives if len(items) == 1 else (),
     }
@@ -121,7 +122,7 @@ class TierlineAgent(Agent):
         else:  # transcript from an STT that is not ours: no call timeline
             heard = {"text": new_message.text_content or "", "start_s": 0.0, "end_s": 0.0,
                      "language": "zh", "dialect": None, "asr_ms": 0.0,
-                     "detected_at": time.perf_counter(),
+                     "timing": TurnTiming.now(),
                      "asr_confidence": new_message.transcript_confidence}
         if not heard["text"]:
             raise llm.StopResponse()
@@ -146,7 +147,7 @@ class TierlineAgent(Agent):
         """The call session decides; one utterance goes the way `tierline replay` sends it."""
         if len(items) == 1 and items[0].utterance is not None:
             # the session's recogniser is the call's memo: this is no second decode
-            return self.call.on_utterance(items[0].utterance, detected_at=items[0].detected_at,
+            return self.call.on_utterance(items[0].utterance, items[0].timing,
                                           asr_ms=items[0].asr_ms)
         return self.call.on_text(**heard)
 
