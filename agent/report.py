@@ -99,7 +99,11 @@ def write_report(results: list[dict[str, Any]], path: str | Path, title: str) ->
     """Write the HTML report for ``results`` (replay JSON objects) to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    body = "".join(_call_section(r) for r in results)
+    failed = [r for r in results if "error" in r and "turns" not in r]
+    head = ("<h2 class=err>Failed files</h2><ul>" + "".join(
+        f"<li class=err>{escape(str(r['call'].get('audio', r['call'].get('id', ''))))}: "
+        f"{escape(str(r['error']))}</li>" for r in failed) + "</ul>") if failed else ""
+    body = head + "".join(_call_section(r) for r in results if r not in failed)
     html = (f"<!doctype html><html lang=zh><meta charset=utf-8><title>{escape(title)}</title>"
             f"<style>{_CSS}</style><h1>{escape(title)}</h1>{body}</html>\n")
     tmp = path.with_suffix(path.suffix + ".tmp")

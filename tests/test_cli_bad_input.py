@@ -75,10 +75,34 @@ def test_absurd_sample_rate(tmp_path: Path, rate: int):
     assert_bad_input(tierline("replay", str(path)), "sample rate")
 
 
-def test_bad_file_among_good_ones_fails_before_models_load(tmp_path: Path):
-    proc = tierline("replay", str(SAMPLES / "angry_care.wav"), str(tmp_path / "missing.wav"))
-    assert_bad_input(proc, "missing.wav")
-    assert "angry_care" not in proc.stdout  # nothing was replayed before the check
+def test_every_file_of_a_batch_is_tried(tmp_path: Path):
+    """A missing file, a non-audio file and a bad sibling customer JSON each get an error
+    record in their place; the good files around them are replayed; exit 2 at the end."""
+    notaudio = tmp_path / "notes.wav"
+    notaudio.write_text("not audio")
+    badcust = tmp_path / "c.wav"
+    badcust.write_bytes((SAMPLES / "medium_price_continue.wav").read_bytes())
+    (tmp_path / "c.customer.json").write_text("{broken", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    report = tmp_path / "r.html"
+    proc = tierline("replay", str(tmp_path / "missing.wav"), str(SAMPLES / "angry_care.wav"),
+                    str(notaudio), str(badcust), str(SAMPLES / "low_refusal_continue.wav"),
+                    "--json", str(out), "--report", str(report), timeout=600)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    records = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert [("error" in r) for r in records] == [True, False, True, True, False]
+    assert [r["call"]["audio"] for r in records][1].endswith("angry_care.wav")
+    assert records[1]["route"]["queue"] == "care" and records[4]["turns"]
+    assert "not found" in records[0]["error"] and "JSON" in records[3]["error"]
+    errors = [x for x in proc.stderr.splitlines() if x.startswith("tierline: error:")]
+    assert len(errors) == 3 and "3 of 5 file(s) failed" in proc.stderr
+    assert report.is_file()
+
+
+def test_a_batch_of_good_files_exits_0(tmp_path: Path):
+    proc = tierline("replay", str(SAMPLES / "low_refusal_continue.wav"), "--json", "-")
+    assert proc.returncode == 0, proc.stderr
+    assert "error" not in json.loads(proc.stdout.splitlines()[-1])
 
 
 def test_malformed_customer_json(tmp_path: Path):
@@ -163,3 +187,65 @@ def test_silence_gives_zero_turns_and_a_crm_tier(tmp_path: Path, customer: Path)
     assert "CRM" in result["route"]["reason"]
     assert result["route"]["action"] == "continue"
     assert result["route"]["at_turn"] is None
+
+
+def _cut_copy(src: Path, dst: Path, keep: float) -> float:
+    """Write the first ``keep`` share of ``src``'s bytes to ``dst``; returns src's duration."""
+    data = src.read_bytes()
+    dst.write_bytes(data[: int(len(data) * keep)])
+    return sf.info(str(src)).duration
+
+
+@pytest.mark.parametrize("fmt", ["wav", "flac"])
+def test_a_cut_recording_keeps_its_decoded_part_and_says_so(tmp_path: Path, fmt: str):
+    """A WAV whose header promises more than the file holds, and a FLAC that breaks off,
+    are replayed up to the cut: exit 0, a warning, the real duration and the claim in JSON."""
+    src = SAMPLES / "high_budget_senior_sales.wav"
+    whole = tmp_path / f"whole.{fmt}"
+    data, rate = sf.read(str(src))
+    sf.write(str(whole), data, rate)
+    cut = tmp_path / f"cut.{fmt}"
+    duration = _cut_copy(whole, cut, 0.7)
+    proc = tierline("replay", str(cut), "--json", "-", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads(proc.stdout.splitlines()[-1])
+    assert "error" not in record
+    info = record["call"]["cut"]
+    assert info["claimed_s"] == pytest.approx(duration, abs=0.05)
+    assert 0.5 * duration < record["call"]["duration_s"] < 0.8 * duration
+    assert info["at_s"] == pytest.approx(record["call"]["duration_s"], abs=0.05)
+    assert record["turns"]  # the turns before the cut are kept
+    assert any("cut at" in line and "warning" in line for line in proc.stderr.splitlines())
+
+
+def test_same_stem_files_get_distinct_ids_and_never_overwrite(tmp_path: Path):
+    """x.ul and x.al (same stem) are two calls with two ids; replaying one again keeps the
+    evidence stored the first time."""
+    import os
+
+    from tierline.audio.g711 import alaw_encode, ulaw_encode
+    from tierline.audio.io import TELEPHONE_RATE, load_audio, resample
+
+    pcm = resample(load_audio(SAMPLES / "churn_competitor_retention.wav"), 16_000,
+                   TELEPHONE_RATE)
+    pcm16 = np.clip(np.round(pcm * 32768), -32768, 32767).astype(np.int16)
+    (tmp_path / "x.ul").write_bytes(ulaw_encode(pcm16).tobytes())
+    (tmp_path / "x.al").write_bytes(alaw_encode(pcm16).tobytes())
+    env = {**os.environ, "TIERLINE_HOME": str(tmp_path / "home")}
+    models = Path(os.environ.get("TIERLINE_HOME", Path.home() / ".cache" / "tierline"))
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "models").symlink_to((models / "models").resolve())
+
+    def replay(*paths):
+        proc = subprocess.run([sys.executable, "-m", "tierline.agent.cli", "replay",
+                               *map(str, paths), "--json", "-"], capture_output=True,
+                              text=True, timeout=600, env=env)
+        assert proc.returncode == 0, proc.stderr
+        return [json.loads(x) for x in proc.stdout.splitlines()], proc.stderr
+
+    records, _ = replay(tmp_path / "x.ul", tmp_path / "x.al")
+    ids = [r["call"]["id"] for r in records]
+    assert len(set(ids)) == 2 and all(i.startswith("x-") for i in ids)
+    again, err = replay(tmp_path / "x.ul")
+    assert again[0]["call"]["id"] == ids[0]
+    assert "stored before; the earlier evidence is kept" in err

@@ -31,7 +31,7 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
         capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr
     results = [json.loads(line) for line in (out / "calls.jsonl").read_text().splitlines()]
-    return {"by_id": {r["call"]["id"]: r for r in results},
+    return {"by_id": {Path(r["call"]["audio"]).stem: r for r in results},
             "report": (out / "report.html").read_text(encoding="utf-8"), "stdout": proc.stdout}
 
 

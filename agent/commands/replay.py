@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tierline.agent.clikit import (
@@ -19,6 +21,7 @@ from tierline.agent.clikit import (
     summary_line,
     turn_line,
 )
+from tierline.core.errors import EXIT_BAD_INPUT, TierlineError, one_line
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -70,6 +73,55 @@ def _expected_for(audio: Path) -> dict | None:
     return None
 
 
+def call_id(path: Path) -> str:
+    """A call's unique id: the file stem and a hash of its content and absolute path, so
+    ``x.ul`` and ``x.al``, or two folders' ``call1.wav``, never share stored evidence."""
+    digest = hashlib.blake2b(digest_size=5)
+    digest.update(str(path.resolve()).encode("utf-8", "surrogateescape") + b"\0")
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return f"{path.stem}-{digest.hexdigest()}"
+
+
+@dataclass
+class _Prepared:
+    """A file ready to replay, or why it cannot be."""
+
+    path: Path
+    info: object = None
+    customer: object = None
+    call: dict = field(default_factory=dict)
+    error: str | None = None
+
+
+def _prepare(path: Path, explicit, debug: bool = False) -> _Prepared:
+    """Probe a file and find its customer; any bad input becomes the file's error (raised
+    with ``debug``)."""
+    from tierline.audio.io import probe
+
+    item = _Prepared(path, call={"id": path.stem, "audio": str(path)})
+    try:
+        item.info = probe(path)
+        item.call["id"] = call_id(path)
+        item.customer = explicit or _customer_for(path, None)
+    except (TierlineError, OSError) as exc:
+        if debug:
+            raise
+        item.error = one_line(exc)
+    return item
+
+
+def _cut(info, position: float, error: str | None) -> dict | None:
+    """How a file was cut short: at the decoded end, with what the header promised."""
+    if error is None and not info.cut:
+        return None
+    claimed = info.claimed_s or info.duration_s
+    return {"at_s": round(position, 2), "claimed_s": round(claimed, 2),
+            "reason": error or f"the header promises {claimed:.1f} s, the file holds "
+                               f"{info.duration_s:.1f} s"}
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -78,13 +130,10 @@ def run(args: argparse.Namespace) -> int:
     from tierline.agent.report import write_report
     from tierline.agent.session import CallSession, Models
     from tierline.audio.endpointer import EndpointingConfig
-    from tierline.audio.io import probe
     from tierline.audio.vad import EndpointerConfig
     from tierline.segmentation.outcomes import remember_call
 
-    paths = [Path(p) for p in args.audio]
-    infos = [probe(p) for p in paths]  # fail fast on bad files, before loading models
-    explicit = _customer_for(paths[0], args.customer) if args.customer else None
+    explicit = _customer_for(Path(args.audio[0]), args.customer) if args.customer else None
     options = ReplayOptions(
         realtime=args.realtime,
         channel=_parse_channel(args.channel),
@@ -92,27 +141,42 @@ def run(args: argparse.Namespace) -> int:
         endpointing=EndpointingConfig(
             endpointer=EndpointerConfig(aggressiveness=args.vad_aggressiveness)),
     )
-    models = Models(nlu=load_nlu(args), asr=load_asr(args))
+    items = [_prepare(Path(p), explicit, args.debug) for p in args.audio]  # before models
+    good = [i for i in items if i.error is None]
+    models = Models(nlu=load_nlu(args), asr=load_asr(args)) if good else None
     out, close = open_out(args.json)
     table = sys.stderr if args.json == "-" else sys.stdout
-    results, failed = [], None
+    results: list[dict] = []
+    failed = 0
+
+    def fail(item: _Prepared, message: str) -> None:
+        nonlocal failed
+        failed += 1
+        result = {"call": item.call, "error": message}
+        results.append(result)
+        emit(out, result)
+        print(f"tierline: error: {item.path}: {message}", file=sys.stderr, flush=True)
+
     try:
-        for path, info in zip(paths, infos, strict=True):
-            customer = explicit or _customer_for(path, None)
-            call = {"id": path.stem, "audio": str(path), "customer": customer.id or None,
+        for item in items:
+            if item.error is not None:
+                fail(item, item.error)
+                continue
+            info, customer = item.info, item.customer
+            call = {**item.call, "customer": customer.id or None,
                     "sample_rate": info.sample_rate, "channels": info.channels,
                     "realtime": args.realtime,
                     "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-            expected = _expected_for(path)
+            expected = _expected_for(item.path)
             if expected:
                 call["expected"] = expected
             session = CallSession(models, customer, call, RoutingPolicy())
-            print(f"-- {path} ({info.duration_s:.1f} s, {info.sample_rate} Hz, "
+            print(f"-- {item.path} ({info.duration_s:.1f} s, {info.sample_rate} Hz, "
                   f"{info.channels} ch) initial tier {session.record.initial_tier.label}",
                   file=table, flush=True)
             bar = tqdm(total=round(info.duration_s, 1), unit="s", file=sys.stderr,
                        disable=None if info.duration_s > 30 else True, leave=False,
-                       desc=path.name)
+                       desc=item.path.name)
 
             def progress(pos: float, bar=bar) -> None:
                 bar.update(round(pos, 1) - bar.n)
@@ -121,18 +185,32 @@ def run(args: argparse.Namespace) -> int:
                 bar.clear()
                 print(turn_line(turn), file=table, flush=True)
 
-            record, error = replay_file(path, session, options, on_turn=show,
-                                        on_progress=progress)
+            try:
+                record, error = replay_file(item.path, session, options, on_turn=show,
+                                            on_progress=progress)
+            except (TierlineError, OSError) as exc:
+                bar.close()
+                if args.debug:
+                    raise
+                fail(item, one_line(exc))
+                continue
             bar.close()
+            cut = _cut(info, record.call.get("duration_s", 0.0), error)
+            record.call.pop("error", None)
+            if cut:
+                record.call["cut"] = cut
             result = record.to_dict()
             results.append(result)
             emit(out, result)
-            print(summary_line(path.name, result), file=table, flush=True)
-            if problem := remember_call(path.stem, session.scorer, customer.id or None):
+            print(summary_line(item.path.name, result) + f" [call {call['id']}]", file=table,
+                  flush=True)
+            if cut:
+                print(f"tierline: warning: {item.path}: cut at {cut['at_s']:.1f} s of "
+                      f"{cut['claimed_s']:.1f} s ({cut['reason']}); the {len(record.turns)} "
+                      "turns before it are kept", file=sys.stderr, flush=True)
+            if problem := remember_call(call["id"], session.scorer, customer.id or None,
+                                        turns=len(record.turns)):
                 print(f"tierline: warning: {problem}", file=sys.stderr)  # for `feedback`
-            if error:
-                failed = f"{path}: {error} (kept {len(record.turns)} turns decided before it)"
-                break
     finally:
         if close and out is not None:
             out.close()
@@ -140,5 +218,6 @@ def run(args: argparse.Namespace) -> int:
             write_report(results, args.report, "Tierline replay report")
             print(f"report written to {args.report}", file=sys.stderr)
     if failed:
-        raise UsageError(failed)
+        print(f"tierline: {failed} of {len(items)} file(s) failed", file=sys.stderr)
+        return EXIT_BAD_INPUT
     return 0
