@@ -3,28 +3,29 @@ that Whisper writes give it exactly the input of the word that was said."""
 
 from __future__ import annotations
 
-import torch  # make test installs the train extra: a missing torch fails
-
 from tierline.nlu.chars import CharVocab, clip_units
-from tierline.nlu.training.train import ModelConfig, _Encoder, _tensor, build_sound_bag
+from tierline.nlu.training.architectures import SoundBag
+from tierline.nlu.training.config import ModelConfig
+from tierline.nlu.training.features import FeatureEncoder, padded
+from tierline.nlu.training.train_extra import torch  # make test installs the train extra
 
 CFG = ModelConfig(hidden=16, layers=1, heads=2, ffn=32, bigram_buckets=512, sound_buckets=2048)
 
 
 def _bag_and_encoder(texts: list[str]):
     torch.manual_seed(0)
-    bag = build_sound_bag(CFG, num_labels=3)
+    bag = SoundBag(CFG, num_labels=3)
     with torch.no_grad():  # zero-initialised tables: give every feature a weight
         for table in (bag.single, bag.pair, bag.triple):
             table.weight.normal_()
             table.weight[0].zero_()
     vocab = CharVocab.build([u for t in texts for u in clip_units(t, CFG.max_len)])
-    return bag.eval(), _Encoder(vocab, CFG)
+    return bag.eval(), FeatureEncoder(vocab, CFG)
 
 
 def _logits(bag, encode, texts: list[str]):
     with torch.no_grad():
-        return bag(*_tensor([encode(t) for t in texts], torch)).logits
+        return bag(*padded([encode(t) for t in texts])).logits
 
 
 def test_homophones_read_alike_and_other_words_do_not() -> None:

@@ -115,7 +115,8 @@ def test_tier_eval_runs_all_scorers_in_one_run(capsys):
 
 
 def test_train_tier_smoke_run(tmp_path, capsys, monkeypatch):
-    import torch  # noqa: F401  (make test installs the train extra; a missing torch fails)
+    # make test installs the train extra; a missing one fails here
+    import tierline.nlu.training.train_extra  # noqa: F401
     out = tmp_path / "model"
     assert main(["train", "tier", "--generated", "40", "--epochs", "2", "--threads", "1",
                  "--dialogs", str(SEED / "train_dialogs.csv"), "--numerical",
@@ -140,7 +141,6 @@ def test_temperature_model_trains_as_long_as_the_model_it_calibrates():
     # the scratch model behind the temperature keeps its last epoch, so its logits have the
     # scale of a model trained that long (a best-epoch pick could stop anywhere)
     import numpy as np
-    import torch
 
     from tierline.segmentation.state import FEATURE_NAMES
     from tierline.segmentation.training.train import _fit
@@ -151,7 +151,7 @@ def test_temperature_model_trains_as_long_as_the_model_it_calibrates():
     xv, yv = x[:40], 1 - y[:40]  # validation that rewards an early epoch, if any
     names = list(FEATURE_NAMES)
     for epochs in (1, 3, 5):
-        _, _, _, facts = _fit(torch, x, y, xv, yv, epochs, 0, names, keep_last=True)
+        _, _, _, facts = _fit(x, y, xv, yv, epochs, 0, names, keep_last=True)
         assert facts["best_epoch"] == epochs
 
 
@@ -167,8 +167,14 @@ def test_train_tier_bad_input_exits_2(tmp_path, capsys):
     assert not (tmp_path / "m").exists()  # nothing half-written
 
 
-def test_train_without_torch_says_which_extra(monkeypatch, capsys):
+@pytest.mark.parametrize("argv", [
+    ("tier", "--generated", "10"),
+    ("nlu", "--smoke", "--threads", "1"),
+    ("asr", "--epochs", "1"),
+], ids=lambda argv: argv[0])
+def test_train_without_torch_says_which_extra(argv, tmp_path, monkeypatch, capsys):
     import builtins
+    import sys
 
     real = builtins.__import__
 
@@ -178,5 +184,11 @@ def test_train_without_torch_says_which_extra(monkeypatch, capsys):
         return real(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_torch)
-    assert main(["train", "tier", "--generated", "10"]) == 2
-    assert "train extra" in capsys.readouterr().err
+    # a process without torch never loaded the one module that imports it: forget this one's
+    monkeypatch.delitem(sys.modules, "tierline.nlu.training.train_extra", raising=False)
+    out = tmp_path / ("model.npz" if argv[0] == "asr" else "model")
+    assert main(["train", *argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "train extra (torch is missing)" in err and "pip install" in err
+    assert len(err.strip().splitlines()) == 1  # one line, no traceback
+    assert not out.exists()  # nothing written before the check
