@@ -35,6 +35,7 @@ from tierline.segmentation.state import EvidenceState, crm_vector
 HYSTERESIS = 0.15
 """Probability lead the new leader needs over the current label to replace it."""
 _CHURN = TIERS.index("churn_risk")
+_HIGH = TIERS.index("high")
 _IMPOSSIBLE = -1e4
 
 
@@ -146,6 +147,11 @@ class TierScorer:
         if not self.customer.is_existing_customer:  # churn_risk needs contract_value > 0
             adapted = adapted.copy()
             adapted[:, _CHURN] = _IMPOSSIBLE
+        if not self._state.large_value(self.customer.is_existing_customer):
+            # high needs a large-value signal (the tier's own rules): many weak turns of a
+            # long call must not add up to it
+            adapted = adapted.copy()
+            adapted[:, _HIGH] = _IMPOSSIBLE
         log_probs = log_softmax(adapted)
         probs = np.exp(log_probs[0])
         llm_note = None
