@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -53,6 +53,8 @@ class MediaOptions:
         agent: The other channel of a stereo call: transcribed ("text", needs ``asr``),
             clips only ("audio"), or left out ("off").
         asr: Recogniser for the other channel (the replay's own, already loaded).
+        on_transcribe: Told (one line) before a call's other channel is transcribed, which
+            takes about as long as the caller's side did.
     """
 
     channel: str | int = "caller"
@@ -60,6 +62,7 @@ class MediaOptions:
     endpointing: EndpointingConfig = field(default_factory=EndpointingConfig)
     agent: AgentSide = "text"
     asr: ASR | None = None
+    on_transcribe: Callable[[str], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -225,6 +228,8 @@ def _other_side(path: Path, index: int, folder: Path, href: str, rate: int,
                 options: MediaOptions) -> tuple[tuple[AgentUtterance, ...], str | None]:
     """Cut (and transcribe) the other channel of a stereo recording."""
     transcribe = options.agent == "text" and options.asr is not None
+    if transcribe and options.on_transcribe is not None:
+        options.on_transcribe(f"report: transcribing the agent channel of {path.name}")
     endpointer = make_endpointer(replace(options.endpointing, quantity_aware=False))
     said: list[AgentUtterance] = []
 
