@@ -223,7 +223,8 @@ def run(args: argparse.Namespace) -> int:
             out.close()
         if args.report and results:
             media = MediaOptions(options.channel, options.caller_channel, options.endpointing,
-                                 args.report_agent, models.asr if models else None)
+                                 args.report_agent, models.asr if models else None,
+                                 on_transcribe=lambda line: print(line, file=sys.stderr))
             write_report(results, args.report, "Tierline replay report", media)
             print(f"report written to {args.report}", file=sys.stderr)
     if failed:
