@@ -1,7 +1,8 @@
 """The replay report a supervisor reads: one self-contained HTML page (no scripts, no network).
 
 At the top a summary: calls per final tier and per queue, transfers, the calls that failed
-(records ``{"call": ..., "error": ...}``) or stopped early, and the calls whose outcome differs
+(records ``{"call": ..., "error": ...}``) or were cut short (``call.cut``: the recording
+broke off, the turns before it kept), and the calls whose outcome differs
 from the expected one a sample carries (``call.expected``). Then one section per call: the
 tier and arousal plots (:mod:`tierline.agent.report_plots`), and the turns with intent,
 entities, emotion, tier and reasons, the turns after a transfer marked, the bot's replies or
@@ -106,6 +107,27 @@ def _route(route: dict[str, Any]) -> str:
     return "continue (bot keeps the call)"
 
 
+def failed(result: dict[str, Any]) -> bool:
+    """A file that gave no decisions: the record is ``{"call": ..., "error": ...}``."""
+    return "error" in result and "turns" not in result
+
+
+def cut_short(call: dict[str, Any]) -> str | None:
+    """Why a decided call's recording stopped before its end, or None when it did not.
+
+    ``call.cut`` is ``{at_s, claimed_s, reason}``; an older record says ``call.error``.
+    """
+    cut = call.get("cut")
+    if isinstance(cut, dict):
+        at, claimed = number(cut.get("at_s")), number(cut.get("claimed_s"))
+        where = f"cut at {at:.1f} s" if at is not None else "cut"
+        where += f" of {claimed:.1f} s" if claimed is not None else ""
+        return where + (f": {cut['reason']}" if cut.get("reason") else "")
+    if call.get("error"):
+        return f"stopped early: {call['error']}"
+    return None
+
+
 def _call_id(result: dict[str, Any], number_: int) -> str:
     call = result.get("call") or {}
     return str(call.get("id") or Path(str(call.get("audio") or "")).stem or f"call {number_}")
@@ -135,7 +157,7 @@ def mismatch(result: dict[str, Any]) -> list[str] | None:
         or the call failed.
     """
     expected = _expected(result.get("call") or {})
-    if expected is None or "error" in result:
+    if expected is None or failed(result):
         return None
     route = result.get("route") or {}
     diffs = []
@@ -160,9 +182,9 @@ def _count_table(title: str, counts: Counter, key_html, css_id: str) -> str:
 
 def summary(results: list[dict[str, Any]]) -> str:
     """The top of the report: totals, failures, mismatches and the list of calls."""
-    failed = [(i, r) for i, r in enumerate(results) if "error" in r]
-    decided = [(i, r) for i, r in enumerate(results) if "error" not in r]
-    stopped = [(i, r) for i, r in decided if (r.get("call") or {}).get("error")]
+    broken = [(i, r) for i, r in enumerate(results) if failed(r)]
+    decided = [(i, r) for i, r in enumerate(results) if not failed(r)]
+    stopped = [(i, r, why) for i, r in decided if (why := cut_short(r.get("call") or {}))]
     tiers = Counter(str(r.get("final_tier") or "") for _, r in decided)
     ordered = Counter({t: tiers[t] for t in TIER_ORDER if tiers[t]})
     ordered.update({t: n for t, n in tiers.items() if t not in TIER_ORDER})
@@ -172,22 +194,21 @@ def summary(results: list[dict[str, Any]]) -> str:
     differ = [(i, r, d) for i, r, d in checked if d]
     totals = [("calls", len(results), "n-calls", False),
               ("transfers", transfers, "n-transfers", False),
-              ("failed", len(failed), "n-failed", bool(failed)),
-              ("stopped early", len(stopped), "n-stopped", bool(stopped)),
+              ("failed", len(broken), "n-failed", bool(broken)),
+              ("cut short", len(stopped), "n-cut", bool(stopped)),
               ("differ from expected", f"{len(differ)} of {len(checked)}", "n-mismatches",
                bool(differ))]
     parts = ['<section id="summary"><h2>Summary</h2><div class="totals">']
     parts += [f'<div class="{"bad" if bad else ""}"><b id="{css_id}">{value}</b>{label}</div>'
               for label, value, css_id, bad in totals]
     parts.append("</div>")
-    if failed or stopped:
+    if broken or stopped:
         items = [f'<li><b>{escape(_call_id(r, i + 1))}</b> '
                  f'<span class="small">{show((r.get("call") or {}).get("audio"))}</span>: '
-                 f'<span class="err">{show(r.get("error"))}</span></li>' for i, r in failed]
-        items += [f'<li><a href="#call-{i + 1}">{escape(_call_id(r, i + 1))}</a>: stopped early '
-                  f'after {len(r.get("turns") or [])} turns: '
-                  f'<span class="err">{show(r["call"]["error"])}</span></li>'
-                  for i, r in stopped]
+                 f'<span class="err">{show(r.get("error"))}</span></li>' for i, r in broken]
+        items += [f'<li><a href="#call-{i + 1}">{escape(_call_id(r, i + 1))}</a>: '
+                  f'<span class="err">{escape(why)}</span>; {_turns_kept(r)}</li>'
+                  for i, r, why in stopped]
         parts.append(f'<div class="failures" id="failures"><h3>Failures</h3><ul>'
                      f'{"".join(items)}</ul></div>')
     if differ:
@@ -203,11 +224,16 @@ def summary(results: list[dict[str, Any]]) -> str:
     return "".join(parts)
 
 
+def _turns_kept(result: dict[str, Any]) -> str:
+    n = len(result.get("turns") or [])
+    return f"the {n} turns before it are kept" if n != 1 else "the turn before it is kept"
+
+
 def _call_list(results: list[dict[str, Any]]) -> str:
     rows = []
     for i, r in enumerate(results):
         call = r.get("call") or {}
-        if "error" in r:
+        if failed(r):
             rows.append(f'<tr><td>{escape(_call_id(r, i + 1))}</td><td colspan=5 class="err">'
                         f'failed: {show(r.get("error"))}</td></tr>')
             continue
@@ -343,7 +369,7 @@ def call_section(result: dict[str, Any], number_: int, media: CallMedia | None =
     """One call: header, plots, notes on its audio and the turns table."""
     call = result.get("call") or {}
     name = escape(_call_id(result, number_))
-    if "error" in result:
+    if failed(result):
         return (f'<section class="call failed" id="call-{number_}"><h2>{name}</h2>'
                 f'<p class="err">Failed: {show(result["error"])}</p></section>')
     route = result.get("route") or {}
@@ -365,8 +391,8 @@ def call_section(result: dict[str, Any], number_: int, media: CallMedia | None =
         verdict = "✔ match" if not diffs else "✘ differs: " + escape("; ".join(diffs))
         queue = f', {_outcome(expected["queue"])}' if "queue" in expected else ""
         exp = f'<p class="meta">expected: tier {show(expected["tier"])}{queue} — {verdict}</p>'
-    err = (f'<p class="err">Stopped early: {show(call["error"])}</p>'
-           if call.get("error") else "")
+    why = cut_short(call)
+    err = f'<p class="err">Recording {escape(why)}</p>' if why else ""
     turns = result.get("turns") or []
     has_replies = any(isinstance(t, dict) and t.get("reply") for t in turns)
     plots = call_plots(result, [(a.start_s, a.end_s) for a in media.agent] if media else ())

@@ -135,7 +135,7 @@ def write_call_media(result: dict[str, Any], folder: Path, href: str,
     """
     call = result.get("call") or {}
     audio = call.get("audio")
-    if "error" in result or not isinstance(audio, str) or not audio:
+    if ("error" in result and "turns" not in result) or not isinstance(audio, str) or not audio:
         return None
     path = Path(audio)
     if not path.is_file():

@@ -61,7 +61,9 @@ def batch() -> list[dict]:
         record("fine", ["low"], None, {"tier": "low", "route": None}),  # route form
         {"call": {"id": "broken", "audio": "calls/broken.wav"},
          "error": "not a readable audio file: calls/broken.wav (Format not recognised)"},
-        record("cut", ["medium"], None, error="audio ends early at 4.0 s"),
+        record("cut", ["medium"], None,
+               cut={"at_s": 4.0, "claimed_s": 49.9, "reason": "the header promises 49.9 s"}),
+        record("old", ["low"], None, error="audio ends early at 4.0 s"),  # older records
     ]
 
 
@@ -96,17 +98,17 @@ class Page(HTMLParser):
 def test_summary_counts_tiers_queues_transfers_failures_and_mismatches():
     html = render(batch(), "t")
     page = Page(html)
-    assert page.by_id(html, "n-calls") == "6"
+    assert page.by_id(html, "n-calls") == "7"
     assert page.by_id(html, "n-transfers") == "2"
     assert page.by_id(html, "n-failed") == "1"
-    assert page.by_id(html, "n-stopped") == "1"
+    assert page.by_id(html, "n-cut") == "2"
     assert page.by_id(html, "n-mismatches") == "2 of 4"
     tiers = dict(re.findall(r'<td class="num" data-key="(\w+)">(\d+)<', html.split(
         'id="per-tier"')[1].split("</table>")[0]))
-    assert tiers == {"churn_risk": "1", "high": "1", "medium": "2", "low": "1"}
+    assert tiers == {"churn_risk": "1", "high": "1", "medium": "2", "low": "2"}
     queues = re.findall(r'data-key="(\w*)">(\d+)<', html.split('id="per-queue"')[1].split(
         "</table>")[0])
-    assert dict(queues) == {"care": "1", "senior_sales": "1", "": "3"}
+    assert dict(queues) == {"care": "1", "senior_sales": "1", "": "4"}
     assert "bot keeps the call" in html.split('id="per-queue"')[1].split("</table>")[0]
 
 
@@ -116,7 +118,9 @@ def test_failures_and_mismatches_come_first_with_their_reason():
     assert failures < html.index('id="calls"') < html.index('id="call-1"')
     box = html[failures:html.index("</div>", failures)]
     assert "broken" in box and "Format not recognised" in box
-    assert "stopped early after 1 turns" in box and "audio ends early at 4.0 s" in box
+    assert "cut at 4.0 s of 49.9 s: the header promises 49.9 s" in box
+    assert "stopped early: audio ends early at 4.0 s" in box
+    assert box.count("the turn before it is kept") == 2
     differ = html[html.index('id="mismatches"'):html.index('id="calls"')]
     assert "big" in differ and "transfer → senior_sales, expected transfer → general" in differ
     assert "calm" in differ and "tier medium, expected low" in differ
@@ -124,6 +128,9 @@ def test_failures_and_mismatches_come_first_with_their_reason():
     assert html.count("✘ differs") == 4  # list and section of each of the two
     section = html[html.index('id="call-5"'):html.index('id="call-6"')]
     assert "Failed: not a readable audio file" in section
+    assert "Recording cut at 4.0 s of 49.9 s" in html[html.index('id="call-6"'):]
+    # a record with an error and its turns is a decided call, not a failure
+    assert 'id="call-7"><h2>old</h2><p class="meta">' in html
 
 
 def test_expected_outcome_checks():
