@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEBS := espeak-ng sox libsndfile1
+DEBS := espeak-ng sox libsndfile1 chromium fonts-wqy-microhei
 STAMPS := .stamps
 export TIERLINE_HOME ?= $(HOME)/.cache/tierline
 

@@ -30,7 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--customer", metavar="C.json",
                    help="customer CRM JSON (default: AUDIO's sibling NAME.customer.json)")
     p.add_argument("--json", metavar="OUT|-", help="write one JSON object per call")
-    p.add_argument("--report", metavar="OUT.html", help="write an HTML report")
+    p.add_argument("--report", metavar="OUT.html",
+                   help="write an HTML report (turn audio in OUT_files/ beside it)")
+    p.add_argument("--report-agent", choices=("text", "audio", "off"), default="text",
+                   help="the other channel of stereo calls in the report: transcribed (text, "
+                        "default), clips only (audio) or left out (off)")
     p.add_argument("--realtime", action="store_true", help="pace frames at 1x real time")
     p.add_argument("--channel", default="caller",
                    help="caller | agent | channel number (default caller)")
@@ -128,11 +132,14 @@ def run(args: argparse.Namespace) -> int:
     from tierline.agent.policy import RoutingPolicy
     from tierline.agent.replay import ReplayOptions, replay_file
     from tierline.agent.report import write_report
+    from tierline.agent.report_media import MediaOptions, check_target
     from tierline.agent.session import CallSession, Models
     from tierline.audio.endpointer import EndpointingConfig
     from tierline.audio.vad import EndpointerConfig
     from tierline.segmentation.outcomes import remember_call
 
+    if args.report:
+        check_target(args.report)  # before hours of replay, not after
     explicit = _customer_for(Path(args.audio[0]), args.customer) if args.customer else None
     options = ReplayOptions(
         realtime=args.realtime,
@@ -215,7 +222,10 @@ def run(args: argparse.Namespace) -> int:
         if close and out is not None:
             out.close()
         if args.report and results:
-            write_report(results, args.report, "Tierline replay report")
+            media = MediaOptions(options.channel, options.caller_channel, options.endpointing,
+                                 args.report_agent, models.asr if models else None,
+                                 on_transcribe=lambda line: print(line, file=sys.stderr))
+            write_report(results, args.report, "Tierline replay report", media)
             print(f"report written to {args.report}", file=sys.stderr)
     if failed:
         print(f"tierline: {failed} of {len(items)} file(s) failed", file=sys.stderr)
