@@ -18,6 +18,8 @@ from tierline.audio.turn_clock import TurnTiming
 from tierline.dialects.asr import ASR
 from tierline.dialects.memo import MemoASR
 from tierline.nlu.pipeline import Nlu, normalize
+from tierline.nlu.records import IntentScore, NluResult
+from tierline.nlu.vocab import INTENTS, LANGUAGES
 from tierline.segmentation.features import CustomerProfile
 from tierline.segmentation.records import TurnEvidence
 from tierline.segmentation.tier import TierScorer
@@ -119,7 +121,10 @@ class CallSession:
         ``timing``: when the turn ended, see :meth:`on_utterance`)."""
         timing = timing or TurnTiming.now()
         t0 = time.perf_counter()
-        nlu = self.models.nlu.analyze(text, alternatives)
+        if language in LANGUAGES:
+            nlu = self.models.nlu.analyze(text, alternatives)
+        else:  # words the NLU never learnt to read: no intent, entity or sentiment evidence
+            nlu = _unread(text)
         t1 = time.perf_counter()
         scores = nlu.scores
         emotion = fuse_emotion(voice, nlu.sentiment, nlu.anger, scores.get("hesitation", 0.0))
@@ -139,7 +144,7 @@ class CallSession:
         index = len(self.record.turns)
         decision = self.policy.decide(
             index, tier.label, nlu.intent.label, emotion.label,
-            tier.reasons[0] if tier.reasons else "", nlu.intent.score)
+            tier.reasons[0] if tier.reasons else "", nlu.intent.score, language)
         t3 = time.perf_counter()
         self.record.route = self.policy.in_force(self.record.route, decision)
         turn = TurnRecord(
@@ -186,6 +191,12 @@ class CallSession:
             self.record.route = self.policy.in_force(self.record.route, route)
         latency = {**turn.latency_ms, "reply": (time.perf_counter() - t0) * 1000}
         return replace(turn, reply=reply, route=route, latency_ms=latency)
+
+
+def _unread(text: str) -> NluResult:
+    """What a turn in a language the NLU does not read tells: nothing (``other``)."""
+    other = IntentScore("other", 1.0)
+    return NluResult(text, other, (other,), scores={i: float(i == "other") for i in INTENTS})
 
 
 def _other_readings(text: str, alternatives: tuple[tuple[str, float], ...]) -> tuple[str, ...]:

@@ -127,3 +127,38 @@ def test_a_keypad_digit_routes_a_call_without_transfer(nlu):
     call.on_digit("0", "request_human")
     assert (call.record.route.queue, call.record.route.at_turn) == ("general", 1)
     assert call.on_digit("9", None) is None
+
+
+def test_a_turn_in_a_language_the_nlu_does_not_read_carries_no_evidence(nlu):
+    call = _call(nlu)
+    turn = call.on_text("We want to integrate your system with our ERP, budget two million.",
+                        language="en")
+    assert turn.intent == ("other", 1.0) and turn.entities == {}
+    assert turn.tier.label != "high" and call.record.route.action == "continue"
+    assert turn.language == "en"
+    # the same words in Mandarin are read
+    mandarin = _call(nlu).on_text("我们想把系统和ERP对接，预算两百万", language="zh")
+    assert mandarin.tier.label == "high"
+
+
+def test_an_out_of_language_caller_goes_to_the_configured_queue(nlu):
+    policy = RoutingPolicy(out_of_language_queue="general")
+    call = CallSession(Models(nlu=nlu), CustomerProfile(), {"id": "en"}, policy)
+    call.on_text("Hello, can I speak to someone about pricing?", language="en")
+    assert (call.record.route.queue, call.record.route.at_turn) == ("general", 0)
+    assert "speaks en" in call.record.route.reason
+    cantonese = CallSession(Models(nlu=nlu), CustomerProfile(), {"id": "yue"}, policy)
+    cantonese.on_text("我哋想問下價錢", language="yue")
+    assert cantonese.record.route.action == "continue"
+    angry = policy.decide(0, "medium", "complaint", "angry", language="en")
+    assert angry.queue == "care"  # anger is heard in the voice whatever the language
+
+
+def test_routing_config_names_the_out_of_language_queue():
+    from tierline.agent.livekit.config import ConfigError, parse_config
+
+    config = parse_config({"routing": {"out_of_language_queue": "general"}})
+    assert config.policy().out_of_language_queue == "general"
+    assert parse_config({}).policy().out_of_language_queue is None
+    with pytest.raises(ConfigError, match="no queue"):
+        parse_config({"routing": {"out_of_language_queue": "nowhere"}})

@@ -41,6 +41,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--caller-channel", type=int, default=1,
                    help="caller's channel in stereo recordings (default 1; agent is 0)")
     p.add_argument("--vad-aggressiveness", type=int, default=2, choices=range(4))
+    p.add_argument("--out-of-language-queue", metavar="QUEUE",
+                   choices=["care", "senior_sales", "retention", "general"],
+                   help="transfer a caller whose turn is in a language the bot does not read "
+                        "(not Mandarin or Cantonese) to this queue (default: the bot keeps "
+                        "the call)")
     add_asr_flags(p)
     add_nlu_flags(p)
     p.set_defaults(func=run)
@@ -177,7 +182,8 @@ def run(args: argparse.Namespace) -> int:
             expected = _expected_for(item.path)
             if expected:
                 call["expected"] = expected
-            session = CallSession(models, customer, call, RoutingPolicy())
+            session = CallSession(models, customer, call, RoutingPolicy(
+                out_of_language_queue=args.out_of_language_queue))
             print(f"-- {item.path} ({info.duration_s:.1f} s, {info.sample_rate} Hz, "
                   f"{info.channels} ch) initial tier {session.record.initial_tier.label}",
                   file=table, flush=True)

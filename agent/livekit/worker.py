@@ -28,7 +28,6 @@ from tierline.agent.livekit.config import LiveKitConfig, load_config
 from tierline.agent.livekit.ledger import CallLedger
 from tierline.agent.livekit.prompts import Prompts
 from tierline.agent.livekit.telephony import Telephony
-from tierline.agent.policy import RoutingPolicy
 from tierline.agent.session import CallSession, Models
 
 logger = logging.getLogger("tierline.livekit")
@@ -142,7 +141,7 @@ async def _offline_call(ctx: JobContext, job: dict[str, Any]) -> None:
         call = dict(job["call"])
         call["livekit_job"] = ctx.job.id
         session = CallSession(models, customer, call,
-                              RoutingPolicy(queues=config.queue_targets()))
+                              config.policy())
         result = await run_file_call(
             job["audio"], session, config, speed=float(job.get("speed", 1.0)),
             endpointer=EndpointerConfig(aggressiveness=int(job.get("vad_aggressiveness", 2))),
@@ -258,7 +257,7 @@ async def _live_call(ctx: JobContext, meta: dict[str, Any]) -> None:
     call = {"id": ctx.room.name, "audio": None, "customer": customer.id or None,
             "transport": "livekit", "realtime": True,
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    session_call = CallSession(models, customer, call, RoutingPolicy(queues=config.queue_targets()))
+    session_call = CallSession(models, customer, call, config.policy())
     ledger = CallLedger()
     telephony = Telephony(ctx.api, config)
 
