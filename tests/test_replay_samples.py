@@ -54,6 +54,8 @@ def test_sample_reaches_expected_tier_and_route(replayed: dict, wav: Path):
     assert result["final_tier"] == expected["tier"], texts
     assert result["route"]["action"] == expected["action"], texts
     assert result["route"]["queue"] == expected["queue"], texts
+    if expected["action"] == "transfer":  # the turn that says it, not merely any turn
+        assert result["route"]["at_turn"] == expected["at_turn"], texts
 
 
 @pytest.mark.parametrize("wav", CALLS, ids=[p.stem for p in CALLS])
