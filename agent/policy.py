@@ -4,6 +4,10 @@ Precedence (docs/architecture.md): angry caller → care; a caller speaking a la
 bot does not understand → the configured ``out_of_language_queue`` (none by default: the bot
 keeps the call); tier high → senior_sales; tier churn_risk → retention; explicit request for
 a human → general; otherwise continue.
+A caller whose dialect the identifier has named (``dialect``) goes to the variant of the chosen
+queue that speaks it when one is configured (``care_yue`` for a Cantonese caller sent to
+``care``), else to the plain queue; the route's reason says the dialect either way, so the
+human who takes the call reads it in the handoff.
 The first transfer decision of a call is final: :meth:`RoutingPolicy.in_force` is the one place
 that says so, and every path that changes a call's route (the session's turns, the dialog's
 accepted offer, a keypad digit) asks it. A request for a human the NLU is unsure of
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tierline.dialects.families import FAMILIES, NAMES
 from tierline.nlu.vocab import LANGUAGES
 
 DEFAULT_QUEUES: dict[str, str] = {
@@ -22,6 +27,23 @@ DEFAULT_QUEUES: dict[str, str] = {
     "retention": "sip:retention@tierline.local",
     "general": "sip:general@tierline.local",
 }
+
+
+
+def dialect_queue(queue: str, dialect: str) -> str:
+    """The name of ``queue``'s variant for callers of ``dialect`` (``care`` + ``yue`` →
+    ``care_yue``)."""
+    return f"{queue}_{dialect}"
+
+
+def split_dialect_queue(name: str) -> tuple[str, str | None]:
+    """(plain queue, dialect) of a queue name: ``care_yue`` → (``care``, ``yue``);
+    ``care`` → (``care``, None)."""
+    base, _, dialect = name.rpartition("_")
+    if base and dialect in FAMILIES:
+        return base, dialect
+    return name, None
+
 
 REQUEST_HUMAN_MIN_SCORE = 0.5
 """Below this intent score a request_human turn does not transfer by itself: "我是负责人，我说了算"
@@ -67,7 +89,7 @@ class RoutingPolicy:
 
     def decide(self, turn: int, tier: str, intent: str, emotion: str,
                tier_reason: str = "", intent_score: float = 1.0,
-               language: str = "zh") -> RouteDecision:
+               language: str = "zh", dialect: str | None = None) -> RouteDecision:
         """Route after caller turn ``turn``.
 
         Args:
@@ -78,7 +100,15 @@ class RoutingPolicy:
             tier_reason: The tier's leading reason, quoted in the route reason.
             intent_score: The NLU's score for ``intent`` (1.0 for a keypad digit).
             language: The turn's language (Whisper's code).
+            dialect: The caller's dialect family as identified so far (None or ``unknown``:
+                not named); a transfer goes to the queue's variant for it when configured.
         """
+        decision = self._decide(turn, tier, intent, emotion, tier_reason, intent_score,
+                                language)
+        return self._for_dialect(decision, dialect)
+
+    def _decide(self, turn: int, tier: str, intent: str, emotion: str, tier_reason: str,
+                intent_score: float, language: str) -> RouteDecision:
         why = f" ({tier_reason})" if tier_reason else ""
         if emotion == "angry":
             return self._transfer("care", turn, "caller is angry")
@@ -114,3 +144,19 @@ class RoutingPolicy:
 
     def _transfer(self, queue: str, turn: int, reason: str) -> RouteDecision:
         return RouteDecision("transfer", queue, turn, reason, self.queues.get(queue))
+
+    def _for_dialect(self, decision: RouteDecision, dialect: str | None) -> RouteDecision:
+        """``decision`` sent to the queue speaking ``dialect`` when there is one (see the
+        module docstring); a decision to continue is unchanged."""
+        if decision.action != "transfer" or dialect not in FAMILIES:
+            return decision
+        named = f"{NAMES[dialect]} ({dialect})"
+        variant = dialect_queue(decision.queue, dialect)
+        if self.queues.get(variant):
+            return self._transfer(variant, decision.at_turn,
+                                  f"{decision.reason}; caller speaks {named}")
+        if dialect == "mandarin":  # what every plain queue speaks: nothing to say
+            return decision
+        return RouteDecision(decision.action, decision.queue, decision.at_turn,
+                             f"{decision.reason}; caller speaks {named}, no {variant} "
+                             "queue: plain queue", decision.target)

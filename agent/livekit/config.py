@@ -17,8 +17,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from tierline.agent.policy import DEFAULT_QUEUES, RoutingPolicy
+from tierline.agent.policy import DEFAULT_QUEUES, RoutingPolicy, split_dialect_queue
 from tierline.core.errors import TierlineError
+from tierline.dialects.families import NAMES
 
 
 class ConfigError(TierlineError, ValueError):
@@ -36,6 +37,13 @@ DEFAULT_PROMPTS = {
 
 QUEUE_NAMES = {"care": "客户关怀专员", "senior_sales": "高级销售顾问",
                "retention": "客户成功经理", "general": "人工客服"}
+
+
+def spoken_queue_name(name: str) -> str:
+    """How the bot names a queue by default: 人工客服, or 人工客服（粤语） for ``general_yue``."""
+    plain, dialect = split_dialect_queue(name)
+    spoken = QUEUE_NAMES.get(plain, plain)
+    return f"{spoken}（{NAMES[dialect]}）" if dialect else spoken
 
 
 @dataclass(frozen=True)
@@ -121,7 +129,7 @@ class LiveKitConfig:
 
     def queue(self, name: str) -> Queue:
         """The named queue (target "" when the file does not configure it)."""
-        return self.queues.get(name) or Queue(name, "", QUEUE_NAMES.get(name, name))
+        return self.queues.get(name) or Queue(name, "", spoken_queue_name(name))
 
     def queue_targets(self) -> dict[str, str]:
         """Queue name → target, for the routing policy (unconfigured queues left out)."""
@@ -201,20 +209,22 @@ def parse_config(data: dict, where: str = "<config>") -> LiveKitConfig:
             raise ConfigError(f"{where}: prompt '{key}' must be non-empty text")
         prompts[key] = value
     queues = {}
+    known_queues = f"{', '.join(DEFAULT_QUEUES)}, or one of them + _FAMILY, e.g. care_yue"
     for name, q in _section(data, "queues", where).items():
-        if name not in DEFAULT_QUEUES:
-            raise ConfigError(f"{where}: unknown queue '{name}' (known: "
-                              f"{', '.join(DEFAULT_QUEUES)})")
+        plain, dialect = split_dialect_queue(name)
+        if plain not in DEFAULT_QUEUES:
+            raise ConfigError(f"{where}: unknown queue '{name}' (known: {known_queues})")
         if not isinstance(q, dict):
             raise ConfigError(f"{where}: [queues.{name}] must be a table")
         target = q.get("target", "")
         if target and not _target_ok(str(target)):
             raise ConfigError(f"{where}: [queues.{name}] target must be sip:..., tel:+... or "
                               f"+digits, not {target!r}")
-        fallback = q.get("fallback", "")
-        if fallback and fallback not in DEFAULT_QUEUES:
+        # a dialect queue falls back to the plain queue unless told otherwise
+        fallback = q.get("fallback", plain if dialect else "")
+        if fallback and split_dialect_queue(str(fallback))[0] not in DEFAULT_QUEUES:
             raise ConfigError(f"{where}: [queues.{name}] fallback '{fallback}' is no queue")
-        queues[name] = Queue(name, str(target), str(q.get("name", QUEUE_NAMES[name])),
+        queues[name] = Queue(name, str(target), str(q.get("name", spoken_queue_name(name))),
                              str(fallback))
     sip = _build(SipConfig, _section(data, "sip", where), where, "sip")
     if sip.outbound_transport not in ("auto", "udp", "tcp", "tls"):
