@@ -1,4 +1,4 @@
-"""`tierline train nlu|tier|asr ...`: reproduce a shipped model from the repository.
+"""`tierline train nlu|tier|asr|dialect-id ...`: reproduce a shipped model from the repository.
 
 Each model family provides a trainer module with ``add_arguments(parser)`` and
 ``run(args) -> int``. Trainer modules reach torch/transformers only inside ``run``, through
@@ -17,7 +17,10 @@ TRAINERS: dict[str, tuple[str, str]] = {
     "nlu": ("tierline.nlu.training.train", "intent and sentiment models (ONNX INT8)"),
     "tier": ("tierline.segmentation.training.train", "tier model (ONNX)"),
     "asr": ("tierline.dialects.training.train_adapter",
-            "call-centre decoder adapter of Whisper base (LoRA)"),
+            "call-centre decoder adapter of Whisper base (LoRA), or with --dialect "
+            "a dialect's adapter from a folder of recordings"),
+    "dialect-id": ("tierline.dialects.training.train_dialect_id",
+                   "dialect identifier on Whisper encoder states (ONNX)"),
 }
 
 

@@ -45,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tierline.dialects.training.train_dialect_asr import add_dialect_arguments
 from tierline.nlu.data import (
     load_intents,
     load_ood_other,
@@ -296,8 +297,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from tierline.dialects.decoder_lora import ADAPTER_PATH
 
     d = AdapterSettings()
-    parser.add_argument("--out", default=str(ADAPTER_PATH), metavar="FILE",
-                        help="adapter file to write (default: the shipped one)")
+    parser.add_argument("--out", metavar="FILE",
+                        help=f"adapter file to write (default: the shipped {ADAPTER_PATH.name}; "
+                             "with --dialect $TIERLINE_HOME/dialects/FAMILY/adapter.npz)")
     parser.add_argument("--work", metavar="DIR",
                         help="clip and encoder-output cache (default $TIERLINE_HOME/asr_adapter)")
     parser.add_argument("--data", metavar="DIR",
@@ -316,12 +318,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kl-weight", type=float, default=d.kl_weight,
                         help=f"weight of the keep-as-shipped KL terms (default {d.kl_weight:g})")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    add_dialect_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Render, encode, train, write the adapter. Returns 0."""
+    """Render, encode, train, write the adapter (or, with ``--dialect``, a dialect's adapter
+    from DATA_DIR: :mod:`train_dialect_asr`). Returns 0."""
+    if args.dialect:
+        from tierline.dialects.training.train_dialect_asr import run_dialect
+
+        return run_dialect(args)
+    if args.data_dir:
+        raise NluError(f"DATA_DIR {args.data_dir} needs --dialect FAMILY")
     from tierline.dialects.ct2_weights import read_ct2
-    from tierline.dialects.decoder_lora import DecoderAdapter
+    from tierline.dialects.decoder_lora import ADAPTER_PATH, DecoderAdapter
     from tierline.dialects.models import WHISPER_BASE_SHA256, tierline_home, whisper_base_dir
     from tierline.nlu.training.train_extra import torch  # NluError now if the extra is missing
 
@@ -356,7 +366,7 @@ def run(args: argparse.Namespace) -> int:
     meta = {"base_sha256": WHISPER_BASE_SHA256, "held_out_voice": HELD_OUT_VOICE,
             "dev_loss_before": round(before, 4), "dev_loss_after": round(after, 4),
             **asdict(settings)}
-    out = Path(args.out)
+    out = Path(args.out) if args.out else ADAPTER_PATH
     DecoderAdapter(decoder.factors(), meta).save(out)
     log(f"dev loss {before:.4f} → {after:.4f}; wrote {out} ({out.stat().st_size:,} bytes)")
     return 0
