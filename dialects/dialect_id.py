@@ -65,6 +65,28 @@ class DialectEstimate:
 NOTHING_HEARD = DialectEstimate(UNKNOWN, 0.0)
 
 
+def accumulate(logp: np.ndarray, seconds: float, probs: np.ndarray, speech_s: float
+               ) -> tuple[np.ndarray, float, np.ndarray]:
+    """Add one turn to a call's running sum of speech-weighted log-probabilities.
+
+    Args:
+        logp: The call's sum so far (one entry per family).
+        seconds: Speech summed so far.
+        probs: The turn's family probabilities.
+        speech_s: The turn's speech, seconds.
+
+    Returns:
+        (new sum, new seconds, the call's probabilities: the speech-weighted geometric mean
+        of its turns' probabilities, renormalised). Averaging rather than multiplying keeps
+        a long call from growing sure of itself on turns that are not independent.
+    """
+    logp = logp + speech_s * np.log(np.clip(np.asarray(probs, np.float64), 1e-6, 1.0))
+    seconds += speech_s
+    mean = logp / seconds
+    combined = np.exp(mean - mean.max())
+    return logp, seconds, combined / combined.sum()
+
+
 class DialectIdentifier:
     """The ONNX dialect classifier; one per process, shared by every call.
 
@@ -169,12 +191,9 @@ class DialectTracker:
         self.turns.append(turn)
         if turn.speech_s <= 0 or not turn.probs:
             return self.current
-        probs = np.array([turn.probs[f] for f in self.identifier.families], dtype=np.float64)
-        self._logp += turn.speech_s * np.log(np.clip(probs, 1e-6, 1.0))
-        self._seconds += turn.speech_s
-        mean = self._logp / self._seconds
-        combined = np.exp(mean - mean.max())
-        combined /= combined.sum()
+        probs = [turn.probs[f] for f in self.identifier.families]
+        self._logp, self._seconds, combined = accumulate(self._logp, self._seconds, probs,
+                                                         turn.speech_s)
         estimate = self.identifier.estimate(combined, self._seconds)
         if self._seconds < self.min_speech_s:
             estimate = DialectEstimate(UNKNOWN, estimate.confidence, estimate.probs,

@@ -1,13 +1,17 @@
 """``tierline train dialect-id``: fit, measure and ship the dialect identifier.
 
 1. **Clips.** Every labelled Chinese clip of the shared data folder
-   (:mod:`dialect_corpus`), cut into turn-sized units (:mod:`dialect_features`). A family
+   (:mod:`dialect_corpus`) except the sample calls' speakers
+   (:data:`~tierline.dialects.evaluation.sample_calls.SAMPLE_SPEAKERS`), cut into
+   turn-sized units (:mod:`dialect_features`). A family
    takes part when it has at least ``--min-speakers`` speaker groups (default 8); the others
    (min and hakka here: 4 and 5 groups from one or two sources each) are held back and only
    show how often a family the model never learnt comes out ``unknown``.
 2. **Features.** Each unit under each augmentation recipe (clean, μ-law, A-law, noise +
-   A-law by default) goes through Whisper base's int8 encoder (dynamic window) and is
-   mean-pooled over the frames that hold audio. Cached in ``--work``.
+   A-law by default) goes through Whisper base's int8 encoder (``--window``: dynamic by
+   default, the turn plus 2 s; fixed, Whisper's 30 s) and is mean-pooled over the frames that
+   hold audio. Cached in ``--work``. ``--check-fixed`` scores the dynamic-window fold models
+   on fixed-window states too.
 3. **Evaluation.** Speaker-disjoint k-fold (:func:`speaker_folds`): each fold's model is
    trained on the other folds' speakers (all recipes) and scored on its own speakers' clean
    audio and their 8 kHz μ-law round trip (:func:`tierline.audio.io.telephone_round_trip`),
@@ -139,8 +143,9 @@ def _rows(table: FeatureTable, speakers: set[str], families: Sequence[str]) -> n
 
 def _call_replay(table: FeatureTable, rows: np.ndarray, model: LinearSoftmax,
                  threshold: float, min_speech_s: float) -> list[dict]:
-    """Replay each speaker's turns (not the first-3 s crops) in order through a tracker."""
-    from tierline.dialects.dialect_id import DialectEstimate
+    """Replay each speaker's turns (not the first-3 s crops) in order, accumulated as
+    :class:`tierline.dialects.dialect_id.DialectTracker` does."""
+    from tierline.dialects.dialect_id import accumulate
 
     out = []
     by_speaker: dict[str, list[int]] = {}
@@ -149,24 +154,17 @@ def _call_replay(table: FeatureTable, rows: np.ndarray, model: LinearSoftmax,
             by_speaker.setdefault(table.speakers[i], []).append(int(i))
     for speaker, idx in by_speaker.items():
         probs = model.probabilities(table.states[idx, : _width_of(table)])
-        logp, seconds, decided = np.zeros(len(model.families)), 0.0, None
+        logp, seconds, first, label = np.zeros(len(model.families)), 0.0, None, UNKNOWN
         for i, p in zip(idx, probs, strict=True):
             u = table.units[i]
-            length = u.end_s - u.start_s
-            logp += length * np.log(np.clip(p, 1e-6, 1))
-            seconds += length
-            mean = logp / seconds
-            combined = np.exp(mean - mean.max())
-            combined /= combined.sum()
+            logp, seconds, combined = accumulate(logp, seconds, p, u.end_s - u.start_s)
             best = int(np.argmax(combined))
             label = (model.families[best] if combined[best] >= threshold
                      and seconds >= min_speech_s else UNKNOWN)
-            if decided is None and seconds >= min_speech_s:
-                decided = label
-        est = DialectEstimate(label, float(combined[best]), {}, seconds)
+            if first is None and seconds >= min_speech_s:
+                first = label
         out.append({"speaker": speaker, "family": table.families[idx[0]], "turns": len(idx),
-                    "first_decision": decided, "final": est.label,
-                    "confidence": round(est.confidence, 4)})
+                    "first_decision": first, "final": label})
     return out
 
 
@@ -179,17 +177,15 @@ def cross_validate(tables: dict[str, FeatureTable], recipes: Sequence[str],
 
     Returns:
         The report: threshold, scores per evaluation recipe and unit kind (with and without
-        the ``unknown`` threshold), the call replay, the held-back families' rejection rate.
+        the ``unknown`` threshold), the call replay, the held-back families' rejection rate,
+        and under ``_fold_models`` the (model, held-out speakers) pairs.
     """
     clean = tables["clean"]
     keep = np.isin(clean.families, list(families))
     fam, spk = clean.families[keep], clean.speakers[keep]
-    splits = speaker_folds(fam, spk, folds, seed)
     width = _width_of(clean)
-    probs = {r: np.zeros((len(tables[r].units), len(families))) for r in EVAL_RECIPES}
-    held: dict[str, list[np.ndarray]] = {r: [] for r in EVAL_RECIPES}
     fold_models = []
-    for k, (train, test) in enumerate(splits, 1):
+    for k, (train, test) in enumerate(speaker_folds(fam, spk, folds, seed), 1):
         train_spk, test_spk = set(spk[train].tolist()), set(spk[test].tolist())
         xs, ys, gs = [], [], []
         for table in (tables[r] for r in recipes):
@@ -197,39 +193,26 @@ def cross_validate(tables: dict[str, FeatureTable], recipes: Sequence[str],
             xs.append(table.states[rows, :width])
             ys.append(table.families[rows])
             gs.append(table.speakers[rows])
-        model = fit(np.vstack(xs), np.concatenate(ys), np.concatenate(gs), families, c)
-        fold_models.append((model, test_spk))
-        for r in EVAL_RECIPES:
-            rows = _rows(tables[r], test_spk, families)
-            probs[r][rows] = model.probabilities(tables[r].states[rows, :width])
-            other = np.nonzero(np.isin(tables[r].families, list(held_back)))[0]
-            if len(other):
-                held[r].append(model.probabilities(tables[r].states[other, :width]).max(1))
+        fold_models.append((fit(np.vstack(xs), np.concatenate(ys), np.concatenate(gs),
+                                families, c), test_spk))
         log(f"fold {k}/{folds}: {len(train_spk)} training speakers, {len(test_spk)} held out")
     ulaw = tables["ulaw"]
-    rows_ulaw = np.nonzero(np.isin(ulaw.families, list(families)))[0]
-    turn = rows_ulaw[ulaw.kinds[rows_ulaw] == "turn"]
-    conf = probs["ulaw"][turn].max(1)
-    correct = np.array(families)[probs["ulaw"][turn].argmax(1)] == ulaw.families[turn]
-    threshold = choose_threshold(conf, correct, target)
+    probs = out_of_fold(ulaw, fold_models, families)
+    turn = np.nonzero(np.isin(ulaw.families, list(families)) & (ulaw.kinds == "turn"))[0]
+    correct = np.array(families)[probs[turn].argmax(1)] == ulaw.families[turn]
+    threshold = choose_threshold(probs[turn].max(1), correct, target)
     report: dict = {"families": list(families), "folds": folds, "threshold": threshold,
                     "speakers": {f: len(set(spk[fam == f].tolist())) for f in families},
                     "scores": {}}
     for r in EVAL_RECIPES:
-        table = tables[r]
-        rows = np.nonzero(np.isin(table.families, list(families)))[0]
-        for kind in ("turn", "first"):
-            sel = rows[table.kinds[rows] == kind]
-            p = probs[r][sel]
-            named = np.array(families)[p.argmax(1)]
-            gated = np.where(p.max(1) >= threshold, named, UNKNOWN)
-            report["scores"][f"{r}/{kind}"] = {
-                "forced": score(table.families[sel], named, list(families)).to_dict(),
-                "with_unknown": score(table.families[sel], gated, list(families)).to_dict()}
-        if held[r]:
-            conf_other = np.concatenate(held[r])
+        report["scores"].update(score_fold_models(tables[r], fold_models, families,
+                                                  threshold, r))
+        other = np.nonzero(np.isin(tables[r].families, list(held_back)))[0]
+        if len(other):  # every fold model hears every held-back clip
+            conf = np.concatenate([m.probabilities(tables[r].states[other, :width]).max(1)
+                                   for m, _ in fold_models])
             report["scores"][f"{r}/held_back_unknown_rate"] = round(
-                float((conf_other < threshold).mean()), 4)
+                float((conf < threshold).mean()), 4)
     calls = []
     for model, test_spk in fold_models:
         calls += _call_replay(ulaw, _rows(ulaw, test_spk, families), model, threshold,
@@ -238,6 +221,36 @@ def cross_validate(tables: dict[str, FeatureTable], recipes: Sequence[str],
                        "several_turns": _call_summary([c for c in calls if c["turns"] > 1])}
     report["_fold_models"] = fold_models
     return report
+
+
+def out_of_fold(table: FeatureTable, fold_models: list, families: Sequence[str]
+                ) -> np.ndarray:
+    """(units, families) probabilities, each unit scored by the model of the fold that held
+    its speaker out (zeros for units of other families)."""
+    width = _width_of(table)
+    probs = np.zeros((len(table.units), len(families)))
+    for model, test_spk in fold_models:
+        rows = _rows(table, test_spk, families)
+        probs[rows] = model.probabilities(table.states[rows, :width])
+    return probs
+
+
+def score_fold_models(table: FeatureTable, fold_models: list, families: Sequence[str],
+                      threshold: float, name: str) -> dict:
+    """Each fold model scored on its own held-out speakers' units of ``table`` (a recipe,
+    or states from the other encoder window): ``{name/turn: ..., name/first: ...}``, each
+    forced to a family and with the ``unknown`` threshold."""
+    probs = out_of_fold(table, fold_models, families)
+    rows = np.nonzero(np.isin(table.families, list(families)))[0]
+    out = {}
+    for kind in ("turn", "first"):
+        sel = rows[table.kinds[rows] == kind]
+        named = np.array(families)[probs[sel].argmax(1)]
+        gated = np.where(probs[sel].max(1) >= threshold, named, UNKNOWN)
+        out[f"{name}/{kind}"] = {
+            "forced": score(table.families[sel], named, list(families)).to_dict(),
+            "with_unknown": score(table.families[sel], gated, list(families)).to_dict()}
+    return out
 
 
 def _call_summary(calls: list[dict]) -> dict:
@@ -308,6 +321,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recipes", default=",".join(TRAIN_RECIPES),
                         help="augmentation recipes trained on (clean,ulaw,alaw,noise,speed)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--include-sample-calls", action="store_true",
+                        help="also learn from the speakers of the sample calls (left out by "
+                             "default, so the sample calls test unheard voices)")
+    parser.add_argument("--window", choices=("dynamic", "fixed"), default="dynamic",
+                        help="encoder window the states come from: as the recogniser that "
+                             "feeds the identifier runs (default dynamic)")
+    parser.add_argument("--check-fixed", action="store_true",
+                        help="also score the fold models on telephone audio encoded in the "
+                             "fixed 30 s window (slow: ~10x the encoder time)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
 
 
@@ -318,6 +340,7 @@ def run(args: argparse.Namespace) -> int:
     from tierline.dialects.encoder_states import WhisperEncoder
     from tierline.dialects.errors import ModelError
     from tierline.dialects.evaluation.dialect_eval import SplitError
+    from tierline.dialects.evaluation.sample_calls import SAMPLE_SPEAKERS
     from tierline.dialects.families import FAMILIES
     from tierline.dialects.models import tierline_home, whisper_base_dir
     from tierline.dialects.training.dialect_corpus import load_corpus
@@ -345,6 +368,8 @@ def run(args: argparse.Namespace) -> int:
                          "assemble`")
     work = Path(args.work) if args.work else tierline_home() / "dialect_id"
     clips = load_corpus(shared_data_dir(args.data))
+    if not args.include_sample_calls:
+        clips = [c for c in clips if c.speaker not in SAMPLE_SPEAKERS]
     groups: dict[str, set[str]] = {}
     for clip in clips:
         groups.setdefault(clip.family, set()).add(clip.speaker)
@@ -357,12 +382,17 @@ def run(args: argparse.Namespace) -> int:
     log(f"{len(clips)} clips; speaker groups: "
         + ", ".join(f"{f} {len(groups.get(f, ()))}" for f in FAMILIES)
         + f"; learning {', '.join(families)}; held back {', '.join(held_back) or 'none'}")
-    encoder = WhisperEncoder(base, window="dynamic", threads=args.threads)
+    encoder = WhisperEncoder(base, window=args.window, threads=args.threads)
     tables = {r: build_features(clips, encoder, r, work, load_audio, log)
               for r in dict.fromkeys((*recipes, *EVAL_RECIPES))}
     report = cross_validate(tables, recipes, families, args.folds, args.c, args.target,
                             args.seed, MIN_SPEECH_S, held_back, log)
-    report.pop("_fold_models")
+    fold_models = report.pop("_fold_models")
+    if args.check_fixed:
+        fixed = WhisperEncoder(base, window="fixed", threads=args.threads)
+        table = build_features(clips, fixed, "ulaw", work, load_audio, log)
+        report["scores"].update(score_fold_models(table, fold_models, families,
+                                                  report["threshold"], "ulaw_fixed_window"))
     report.update({"window": encoder.window, "recipes": list(recipes), "c": args.c,
                    "held_back": list(held_back), "clips": len(clips)})
     xs, ys, gs = [], [], []

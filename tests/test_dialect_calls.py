@@ -1,0 +1,101 @@
+"""Real Whisper, real dialect identifier, real clips: a Cantonese sample call is heard as
+Cantonese turn by turn and a request for a human reaches the Cantonese-speaking queue; a
+Mandarin call is never taken for Cantonese and reaches the plain queue.
+
+The sample calls are built from clips whose speakers the shipped identifier never trained on
+(:data:`tierline.dialects.evaluation.sample_calls.SAMPLE_SPEAKERS`), sent through an 8 kHz
+μ-law line, and replayed through the product's endpointer and call session.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tierline.agent.livekit.config import parse_config
+from tierline.agent.replay import replay_file
+from tierline.agent.session import CallSession, Models
+from tierline.dialects.families import UNKNOWN
+from tierline.dialects.models import whisper_base_dir
+
+pytestmark = pytest.mark.model
+
+DATA = Path(os.environ.get("TIERLINE_DATA") or
+            Path(__file__).resolve().parents[2] / "shared" / "data")
+
+CONFIG = {"queues": {
+    "general": {"target": "sip:general@pbx.example"},
+    "general_yue": {"target": "sip:general-yue@pbx.example"},
+}}
+
+
+@pytest.fixture(scope="module")
+def recognisers():
+    if not (DATA / "wenetspeech_yue").is_dir():
+        pytest.skip(f"shared data not found in {DATA} (set TIERLINE_DATA)")
+    if not (whisper_base_dir() / ".verified").is_file():
+        pytest.skip("Whisper base is not assembled (make model)")
+    from tierline.dialects.asr import AsrConfig, WhisperASR
+    from tierline.dialects.call_dialect import DialectRecognisers
+    from tierline.dialects.dialect_id import DialectIdentifier
+    from tierline.dialects.encoder_states import WhisperEncoder
+
+    config = AsrConfig(alternatives=1)
+    identifier = DialectIdentifier()
+    return DialectRecognisers(WhisperASR(whisper_base_dir(), config), identifier,
+                              WhisperEncoder(whisper_base_dir(), window=identifier.window),
+                              config)
+
+
+@pytest.fixture(scope="module")
+def nlu():
+    from tierline.nlu.pipeline import Nlu
+
+    return Nlu()
+
+
+def _replay(family: str, recognisers, nlu, tmp_path: Path):
+    from tierline.dialects.evaluation.sample_calls import build_call
+    from tierline.segmentation.features import CustomerProfile
+
+    path = build_call(DATA, family, tmp_path / f"{family}_call.wav")
+    asr = recognisers.for_call(family)
+    config = parse_config(CONFIG)
+    session = CallSession(Models(nlu=nlu, asr=asr), CustomerProfile(), {"id": family},
+                          policy=config.policy())
+    record, error = replay_file(path, session)
+    assert error is None
+    return record, asr, config
+
+
+def _press_zero(record, config):
+    """The caller asks for a human on the keypad; the policy routes with the call's dialect
+    (the session hands it the latest turn's ``dialect``)."""
+    last = record.turns[-1]
+    return config.policy().decide(last.index, record.final_tier.label, "request_human",
+                                  "neutral", "DTMF 0", dialect=last.dialect)
+
+
+def test_a_cantonese_call_reaches_the_cantonese_speaking_queue(recognisers, nlu, tmp_path):
+    record, asr, config = _replay("yue", recognisers, nlu, tmp_path)
+    turns = [t.to_dict() for t in record.turns]
+    assert len(turns) >= 2, turns
+    assert all(t["dialect"] is not None for t in turns)  # filled on every turn
+    assert turns[-1]["dialect"] == "yue", [(t["text"], t["dialect"]) for t in turns]
+    assert asr.dialect.label == "yue" and asr.dialect.confidence >= asr.tracker.identifier \
+        .threshold
+    assert asr.dialect.speech_s >= 2.5
+    decision = _press_zero(record, config)
+    assert (decision.queue, decision.target) == ("general_yue", "sip:general-yue@pbx.example")
+    assert "粤语" in decision.reason
+
+
+def test_a_mandarin_call_is_not_taken_for_cantonese(recognisers, nlu, tmp_path):
+    record, asr, config = _replay("mandarin", recognisers, nlu, tmp_path)
+    dialects = [t.dialect for t in record.turns]
+    assert dialects and "yue" not in dialects, dialects
+    assert asr.dialect.label in ("mandarin", UNKNOWN)
+    decision = _press_zero(record, config)
+    assert (decision.queue, decision.target) == ("general", "sip:general@pbx.example")
