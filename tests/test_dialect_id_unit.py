@@ -122,3 +122,40 @@ def test_estimate_to_dict_rounds():
     assert est.to_dict() == {"label": "yue", "confidence": 0.9123, "speech_s": 3.14,
                              "probs": {"yue": 0.9123, "mandarin": 0.0877}}
     assert est.known and not DialectEstimate(UNKNOWN, 0.3).known
+
+
+class _Encoder:
+    """Stands in for WhisperEncoder: the audio's mean becomes the yue coordinate."""
+
+    window = "dynamic"
+
+    def states(self, audio):
+        frames = np.zeros((int(len(audio) / 16_000 * 50), 4), np.float32)
+        frames[:, 0] = float(np.mean(audio))
+        return frames
+
+
+def test_dialect_aware_asr_names_the_call_and_switches_recogniser(toy_model, tmp_path,
+                                                                   monkeypatch):
+    from tierline.dialects.asr import AsrConfig, FakeASR
+    from tierline.dialects.call_dialect import DialectRecognisers
+
+    monkeypatch.setenv("TIERLINE_HOME", str(tmp_path))
+    base = FakeASR(["你好", "我想", "我想问一下", "好的"])
+    shared = DialectRecognisers(base, DialectIdentifier(toy_model), _Encoder(),
+                                AsrConfig(alternatives=1), base_dir=tmp_path)
+    cantonese = FakeASR(["唔該", "係呀"])
+    shared._own["yue"] = cantonese  # Whisper base with the yue prompt and normaliser
+    call = shared.for_call("c1")
+    yue_audio = np.ones(16_000 * 2, np.float32)
+    first = call.transcribe(yue_audio)
+    assert (first.text, first.dialect) == ("你好", UNKNOWN)  # 2 s: not enough speech yet
+    # an open turn heard for endpointing (the recogniser's ``partial`` flag) is no turn
+    assert call._transcribe_impl(yue_audio[:8000], partial=True).dialect == UNKNOWN
+    second = call.transcribe(yue_audio * 1.0001)
+    assert (second.text, second.dialect) == ("我想问一下", "yue")  # decoded before naming
+    third = call.transcribe(yue_audio * 1.0002)
+    assert (third.text, third.dialect) == ("唔該", "yue")  # the Cantonese recogniser now
+    assert len(call.tracker.turns) == 3  # the partial transcript is not a turn
+    other = shared.for_call("c2")  # a new call starts unknown, with Whisper base
+    assert other.transcribe(-yue_audio).text == "好的" and other.dialect.label == UNKNOWN
