@@ -6,7 +6,9 @@ states, Whisper base and, lazily, each family's tuned recogniser). Each call get
 :class:`~tierline.dialects.asr.ASR` whose every transcript carries the call's dialect so far
 (``unknown`` until the tracker has heard enough), and which decodes each turn with the
 recogniser the registry names for that dialect (Whisper base until a family with a tuned model
-is named; a named family without one falls back to base and is logged once per call).
+is named; a named family without one falls back to base and is logged once per call). A turn
+the family's recogniser hears as nothing (its guards drop a decoder loop whole) is read by
+Whisper base instead.
 
 The identifier reads encoder states computed here with a second, short encode (dynamic window,
 about a tenth of the 30 s decode). Once the recogniser exposes the encoder output of its own
@@ -41,10 +43,14 @@ class DialectRecognisers:
         identifier: The dialect classifier.
         encoder: Encoder for the identifier's states (window as the classifier was trained).
         config: Decoding settings a tuned family's recogniser starts from.
+        base_dir: Whisper base's directory (default: the assembled one).
+        home: Where the registry looks for tuned models (default ``$TIERLINE_HOME``; an
+            evaluation points it at a staged model).
     """
 
     def __init__(self, base: ASR, identifier: DialectIdentifier, encoder: WhisperEncoder,
-                 config: AsrConfig | None = None, base_dir: Path | None = None) -> None:
+                 config: AsrConfig | None = None, base_dir: Path | None = None,
+                 home: Path | None = None) -> None:
         from tierline.dialects.models import whisper_base_dir
 
         self.base = base
@@ -52,6 +58,7 @@ class DialectRecognisers:
         self.encoder = encoder
         self.config = config or AsrConfig()
         self.base_dir = base_dir or whisper_base_dir()
+        self.home = home
         self._own: dict[str, ASR] = {}
         self._lock = threading.Lock()
 
@@ -85,7 +92,7 @@ class DialectAwareASR(ASR):
         self.shared = shared
         self.sample_rate = shared.base.sample_rate
         self.tracker = shared.identifier.tracker()
-        self.models = CallDialectModels(call_id)
+        self.models = CallDialectModels(call_id, shared.home)
 
     @property
     def language(self) -> str:
@@ -102,7 +109,12 @@ class DialectAwareASR(ASR):
 
     def _transcribe_impl(self, audio: np.ndarray, partial: bool = False) -> Transcript:
         entry = self.models.resolve(self.dialect.label if self.dialect.known else None)
-        transcript = self.shared.recogniser(entry).transcribe(audio)
+        recogniser = self.shared.recogniser(entry)
+        transcript = recogniser.transcribe(audio)
+        if not transcript.text and recogniser is not self.shared.base:
+            # a dialect decoder that loops is dropped whole by the recogniser's guards; the
+            # product's recogniser reads the turn instead of losing it
+            transcript = self.shared.base.transcribe(audio)
         if not partial and transcript.text and len(audio) >= MIN_TURN_S * SAMPLE_RATE:
             self.observe_states(self.shared.encoder.states(audio))
         out = replace(transcript, dialect=self.dialect.label)

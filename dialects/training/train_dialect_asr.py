@@ -13,12 +13,16 @@ recordings, measured on speakers it never heard.
    normaliser from the registry; ``--folds 1`` holds out ``--held-out`` of the speakers once.
 4. **The adapter**: trained on every speaker (:mod:`lora_loop`: progress, checkpoints every
    few steps, resume), written to ``--out`` (default ``$TIERLINE_HOME/dialects/FAMILY/
-   adapter.npz``) and merged into ``$TIERLINE_HOME/models/whisper-base-FAMILY``, where
-   :func:`tierline.dialects.registry.resolve_dialect_model` finds it.
-5. **Mandarin check**: the AISHELL clips of the shared data (``--mandarin N``; human
-   transcripts, speakers no dialect folder holds) decoded at the telephone band by Whisper
-   base and by the new model: what a Mandarin caller the identifier mistook for FAMILY would
-   get.
+   adapter.npz``) and merged into a staged model in ``--work``.
+5. **Mandarin check** (:func:`mandarin_check`): the AISHELL clips of the shared data
+   (``--mandarin N``; human transcripts) at the telephone band, before and after in one run:
+   Whisper base alone; the dialect pipeline with the new model installed (the identifier
+   decides turn by turn); and every clip through the new model (a Mandarin caller always
+   mistaken for FAMILY).
+6. **Install**: the staged model moves to ``$TIERLINE_HOME/models/whisper-base-FAMILY``,
+   where :func:`tierline.dialects.registry.resolve_dialect_model` finds it, only when it read
+   the held-out speakers better than Whisper base and Mandarin at most ``--mandarin-margin``
+   worse (:func:`install_refusal`; ``--install-anyway`` overrides).
 
 The report goes to ``WORK/report.json`` and stderr.
 """
@@ -27,10 +31,12 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import shutil
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -133,6 +139,9 @@ class Decoder:
         self.cache = cache
         self.tag = f"{tag}|{self.config.initial_prompt}|{self.config.t2s}"
 
+    def __call__(self, rec: Recording) -> str:
+        return self.hypothesis(rec.audio)
+
     def hypothesis(self, audio: np.ndarray) -> str:
         from tierline.audio.io import telephone_round_trip
 
@@ -142,16 +151,22 @@ class Decoder:
         return self.cache[key]
 
 
-def cer_rows(decoder: Decoder, recordings: Sequence[Recording]) -> list[dict]:
-    """Per recording: normalised reference, hypothesis and edit count."""
+def cer_rows(hear: Callable[[Recording], str], recordings: Sequence[Recording]) -> list[dict]:
+    """Per recording: normalised reference, hypothesis (``hear(recording)``) and edit count."""
     from tierline.dialects.normalize import edit_distance, normalize_text
 
     rows = []
     for rec in recordings:
-        ref, hyp = normalize_text(rec.transcript), normalize_text(decoder.hypothesis(rec.audio))
+        ref, hyp = normalize_text(rec.transcript), normalize_text(hear(rec))
         rows.append({"path": str(rec.path), "speaker": rec.speaker, "reference": ref,
                      "hypothesis": hyp, "errors": edit_distance(ref, hyp), "chars": len(ref)})
     return rows
+
+
+def with_fallback(tuned: Decoder, base: Decoder) -> Callable[[Recording], str]:
+    """The tuned decoder's reading, Whisper base's where the tuned one heard nothing (as
+    :class:`tierline.dialects.call_dialect.DialectAwareASR` runs it)."""
+    return lambda rec: tuned.hypothesis(rec.audio) or base.hypothesis(rec.audio)
 
 
 def corpus_cer(rows: Sequence[dict]) -> float:
@@ -160,7 +175,7 @@ def corpus_cer(rows: Sequence[dict]) -> float:
 
 
 def mandarin_recordings(data_dir: Path | None, n: int) -> list[Recording]:
-    """The first ``n`` AISHELL clips of the shared data, alternating the two speakers."""
+    """The first ``n`` AISHELL clips of the shared data, taking the speakers in turn."""
     from tierline.audio.io import load_audio
     from tierline.dialects.training.dialect_corpus import load_corpus
     from tierline.nlu.data import shared_data_dir
@@ -170,7 +185,8 @@ def mandarin_recordings(data_dir: Path | None, n: int) -> list[Recording]:
     by_speaker: dict[str, list] = {}
     for clip in clips:
         by_speaker.setdefault(clip.speaker, []).append(clip)
-    mixed = [c for group in zip(*by_speaker.values(), strict=False) for c in group][:n]
+    mixed = [c for group in itertools.zip_longest(*by_speaker.values()) for c in group
+             if c is not None][:n]
     return [Recording(c.path, c.transcript, c.speaker, load_audio(c.path)) for c in mixed]
 
 
@@ -245,14 +261,18 @@ def run_dialect(args: argparse.Namespace) -> int:
                                {"base_sha256": WHISPER_BASE_SHA256, "dialect": family})
         model_dir = merged_model(adapter, work / "fold_model")
         tuned = Decoder(model_dir, family, cache, f"fold{k}:{_file_digest(adapter)}")
-        rows_base, rows_tuned = cer_rows(base_decoder, test), cer_rows(tuned, test)
+        rows_base = cer_rows(base_decoder, test)
+        rows_raw = cer_rows(tuned, test)
+        rows_tuned = cer_rows(with_fallback(tuned, base_decoder), test)
         cache_path.write_text(json.dumps(cache, ensure_ascii=False))
         per_fold.append({"fold": k, "held_out_speakers": sorted({r.speaker for r in test}),
-                         "base": rows_base, "tuned": rows_tuned})
+                         "base": rows_base, "tuned": rows_tuned, "tuned_raw": rows_raw})
         log(f"fold {k}: CER base {corpus_cer(rows_base):.1%} → tuned "
-            f"{corpus_cer(rows_tuned):.1%}")
+            f"{corpus_cer(rows_tuned):.1%} ({corpus_cer(rows_raw):.1%} without falling "
+            "back to base on empty readings)")
     all_base = [row for f in per_fold for row in f["base"]]
     all_tuned = [row for f in per_fold for row in f["tuned"]]
+    all_raw = [row for f in per_fold for row in f["tuned_raw"]]
     log("training the adapter on every speaker")
     decoder = train_lora(encoded.items(recordings, recipes), variables, settings,
                          work / "final.pt", log)
@@ -262,37 +282,108 @@ def run_dialect(args: argparse.Namespace) -> int:
             "held_out_cer_base": round(corpus_cer(all_base), 4),
             "held_out_cer_tuned": round(corpus_cer(all_tuned), 4), **asdict(settings)}
     save_adapter(decoder, out, meta)
-    target = dialect_model_dir(family)
-    if target.exists() and not (target / ".verified").is_file():
-        shutil.rmtree(target)
-    model_dir = merged_model(out, target)
-    log(f"wrote {out} and merged it into {model_dir}")
+    staged = merged_model(out, work / "final_model")
     mandarin: dict = {}
     if args.mandarin > 0:
-        clips = mandarin_recordings(args.data, args.mandarin)
-        tuned = Decoder(model_dir, "mandarin", cache, f"final:{_file_digest(out)}")
-        plain = Decoder(base, "mandarin", cache, "base")
-        rows_b, rows_t = cer_rows(plain, clips), cer_rows(tuned, clips)
+        mandarin = mandarin_check(family, staged, base, args, cache, log)
         cache_path.write_text(json.dumps(cache, ensure_ascii=False))
-        mandarin = {"clips": len(clips), "cer_base": round(corpus_cer(rows_b), 4),
-                    "cer_dialect_model": round(corpus_cer(rows_t), 4)}
-        log(f"Mandarin (AISHELL, {len(clips)} clips, phone band): CER base "
-            f"{mandarin['cer_base']:.1%}, through the {family} model "
-            f"{mandarin['cer_dialect_model']:.1%}")
+    held = {"base": round(corpus_cer(all_base), 4), "tuned": round(corpus_cer(all_tuned), 4),
+            "tuned_raw": round(corpus_cer(all_raw), 4),
+            "chars": sum(r["chars"] for r in all_base)}
+    refusal = install_refusal(held, mandarin, args.mandarin_margin)
+    target = dialect_model_dir(family)
+    if refusal and not args.install_anyway:
+        log(f"not installed in {target}: {refusal} (--install-anyway installs it)")
+        installed = None
+    else:
+        installed = install(staged, target)
+        log(f"installed {installed}: the registry decodes {family} callers with it")
     report = {"dialect": family, "folder": str(args.data_dir),
               "skipped": dict(folder.skipped), "speakers_from_files": folder.speakers_from_files,
               "recordings": len(recordings), "speakers": len(set(speakers)),
-              "held_out_cer": {"base": round(corpus_cer(all_base), 4),
-                               "tuned": round(corpus_cer(all_tuned), 4),
-                               "chars": sum(r["chars"] for r in all_base)},
-              "mandarin_check": mandarin, "settings": asdict(settings),
+              "held_out_cer": held, "mandarin_check": mandarin, "settings": asdict(settings),
               "recipes": list(recipes), "folds": per_fold, "adapter": str(out),
-              "model": str(model_dir)}
+              "installed": str(installed) if installed else None, "not_installed": refusal}
     (work / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=1))
-    log(f"{family} held-out CER (phone band, {report['held_out_cer']['chars']} chars): "
-        f"base {report['held_out_cer']['base']:.1%} → tuned "
-        f"{report['held_out_cer']['tuned']:.1%}; report {work / 'report.json'}")
+    log(f"{family} held-out CER (phone band, {held['chars']} chars): base {held['base']:.1%} "
+        f"→ tuned {held['tuned']:.1%}; wrote {out}; report {work / 'report.json'}")
     return 0
+
+
+def mandarin_check(family: str, staged: Path, base: Path, args: argparse.Namespace,
+                   cache: dict, log: Callable[[str], None]) -> dict:
+    """Mandarin CER at the telephone band, in one run: Whisper base alone (before), the
+    dialect pipeline with the staged model installed (after: each AISHELL speaker's clips are
+    one call, the shipped identifier names the dialect turn by turn and the registry picks
+    the recogniser), and every clip through the staged model (the worst case: a Mandarin
+    caller always taken for ``family``)."""
+    import tempfile
+
+    from tierline.audio.io import telephone_round_trip
+    from tierline.dialects.asr import AsrConfig
+    from tierline.dialects.call_dialect import DialectRecognisers
+    from tierline.dialects.dialect_id import DialectIdentifier
+    from tierline.dialects.encoder_states import WhisperEncoder
+    from tierline.dialects.registry import dialect_model_dir
+
+    clips = mandarin_recordings(args.data, args.mandarin)
+    plain = Decoder(base, "mandarin", cache, "base")
+    worst = Decoder(staged, "mandarin", cache, f"staged:{_file_digest(staged / 'model.bin')}")
+    rows_b, rows_w = cer_rows(plain, clips), cer_rows(worst, clips)
+    identifier = DialectIdentifier()
+    config = AsrConfig(alternatives=1)
+    named: list[str] = []
+    with tempfile.TemporaryDirectory() as home:
+        link = dialect_model_dir(family, Path(home))
+        link.parent.mkdir(parents=True)
+        link.symlink_to(staged.resolve(), target_is_directory=True)
+        shared = DialectRecognisers(plain.asr, identifier,
+                                    WhisperEncoder(base, window=identifier.window), config,
+                                    base, Path(home))
+        calls: dict[str, object] = {}
+
+        def routed(rec: Recording) -> str:
+            call = calls.setdefault(rec.speaker, shared.for_call(f"mandarin-{rec.speaker}"))
+            transcript = call.transcribe(telephone_round_trip(rec.audio))
+            named.append(transcript.dialect or "unknown")
+            return transcript.text
+
+        rows_r = cer_rows(routed, clips)
+    out = {"clips": len(clips), "cer_base": round(corpus_cer(rows_b), 4),
+           "cer_pipeline": round(corpus_cer(rows_r), 4),
+           "cer_dialect_model": round(corpus_cer(rows_w), 4),
+           "turns_named": dict(sorted(Counter(named).items()))}
+    log(f"Mandarin (AISHELL, {len(clips)} clips, phone band): CER Whisper base "
+        f"{out['cer_base']:.1%}; dialect pipeline with the {family} model installed "
+        f"{out['cer_pipeline']:.1%} (turns named {out['turns_named']}); every clip through "
+        f"the {family} model {out['cer_dialect_model']:.1%}")
+    return out
+
+
+def install_refusal(held: dict, mandarin: dict, margin: float) -> str | None:
+    """Why a trained model must not be installed, or None: it must read held-out speakers
+    of its family better than Whisper base, and Mandarin callers through the dialect
+    pipeline with it installed at most ``margin`` worse than Whisper base alone."""
+    if held["tuned"] >= held["base"]:
+        return (f"held-out CER got no better (base {held['base']:.1%}, tuned "
+                f"{held['tuned']:.1%})")
+    if mandarin and mandarin["cer_pipeline"] > mandarin["cer_base"] + margin:
+        return (f"Mandarin CER with it installed {mandarin['cer_pipeline']:.1%} is more than "
+                f"{margin:.0%} over Whisper base's {mandarin['cer_base']:.1%}")
+    return None
+
+
+def install(staged: Path, target: Path) -> Path:
+    """Move a merged model into the registry's place for its family (replacing an older one;
+    the old one stays until the new one is complete)."""
+    tmp = target.with_name(target.name + ".new")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    shutil.copytree(staged, tmp)
+    if target.exists():
+        shutil.rmtree(target)
+    tmp.replace(target)
+    return target
 
 
 def _file_digest(path: Path) -> str:
@@ -319,4 +410,10 @@ def add_dialect_arguments(parser: argparse.ArgumentParser) -> None:
                              "cross-attention")
     parser.add_argument("--mandarin", type=int, default=20,
                         help="with --dialect: AISHELL clips for the Mandarin check (0: skip)")
+    parser.add_argument("--mandarin-margin", type=float, default=0.01,
+                        help="with --dialect: Mandarin CER through the new model may exceed "
+                             "Whisper base's by this much and the model is still installed")
+    parser.add_argument("--install-anyway", action="store_true",
+                        help="with --dialect: install the model even when it reads held-out "
+                             "speakers no better or Mandarin worse")
 
