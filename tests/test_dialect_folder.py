@@ -3,8 +3,6 @@ that cannot be used is one error line and exit code 2."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -126,38 +124,41 @@ def test_augmentation_is_seeded_and_keeps_the_band(recipe):
         augment(audio, "reverb", 0)
 
 
-def _tierline(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tierline.agent.cli", *args],
-                          capture_output=True, text=True, timeout=120)
+def _cli(capsys, *args: str) -> tuple[int, str]:
+    """The command line in this process: (exit code, stderr)."""
+    from tierline.agent.cli import main
+
+    code = main(list(args))
+    return code, capsys.readouterr().err
 
 
-def _one_error_line(proc: subprocess.CompletedProcess, *words: str) -> None:
-    assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("tierline: error:")]
-    assert len(errors) == 1, proc.stderr
+def _one_error_line(result: tuple[int, str], *words: str) -> None:
+    code, err = result
+    assert code == 2, err
+    errors = [line for line in err.splitlines() if line.startswith("tierline: error:")]
+    assert len(errors) == 1, err
     for word in words:
         assert word in errors[0], errors[0]
 
 
-def test_cli_refuses_a_folder_with_one_speaker_after_counting_its_bad_rows(tmp_path):
+def test_cli_refuses_a_folder_with_one_speaker_after_counting_its_bad_rows(tmp_path, capsys):
     pytest.importorskip("torch")
     _wav(tmp_path / "a.wav", 1.5)
     _wav(tmp_path / "b.wav", 1.5, 1)
     (tmp_path / "c.wav").write_bytes(b"junk")
     folder = _folder(tmp_path, ["a.wav\t你好\tS", "b.wav\t再见\tS", "c.wav\t坏\tS"])
-    proc = _tierline("train", "asr", "--dialect", "yue", str(folder), "--folds", "1")
-    _one_error_line(proc, "1 speaker(s)", "too few")
-    assert "skipped 1: unreadable audio" in proc.stderr
+    result = _cli(capsys, "train", "asr", "--dialect", "yue", str(folder), "--folds", "1")
+    _one_error_line(result, "1 speaker(s)", "too few")
+    assert "skipped 1: unreadable audio" in result[1]
 
 
-def test_cli_refuses_more_folds_than_speakers(tmp_path):
+def test_cli_refuses_more_folds_than_speakers(tmp_path, capsys):
     pytest.importorskip("torch")
     for i in range(2):
         _wav(tmp_path / f"{i}.wav", 1.5, i)
     folder = _folder(tmp_path, ["0.wav\t你好\tS0", "1.wav\t再见\tS1"])
-    proc = _tierline("train", "asr", "--dialect", "yue", str(folder), "--folds", "3")
-    _one_error_line(proc, "2 speaker(s)", "3 speaker-disjoint folds")
+    result = _cli(capsys, "train", "asr", "--dialect", "yue", str(folder), "--folds", "3")
+    _one_error_line(result, "2 speaker(s)", "3 speaker-disjoint folds")
 
 
 @pytest.mark.parametrize("args,words", [
@@ -168,6 +169,20 @@ def test_cli_refuses_more_folds_than_speakers(tmp_path):
     (("train", "dialect-id", "--recipes", "ulaw"), "--recipes must include clean"),
     (("train", "dialect-id", "--families", "klingon"), "unknown families"),
 ])
-def test_cli_bad_dialect_arguments(args, words):
+def test_cli_bad_dialect_arguments(args, words, capsys):
     pytest.importorskip("torch")
-    _one_error_line(_tierline(*args), words)
+    _one_error_line(_cli(capsys, *args), words)
+
+
+@pytest.mark.parametrize("held,mandarin,refused", [
+    ({"base": 0.42, "tuned": 0.37}, {"cer_base": 0.207, "cer_pipeline": 0.207}, None),
+    ({"base": 0.42, "tuned": 0.37}, {}, None),  # no Mandarin check asked for
+    ({"base": 0.30, "tuned": 0.30}, {}, "held-out CER got no better"),
+    ({"base": 0.42, "tuned": 0.37}, {"cer_base": 0.20, "cer_pipeline": 0.22},
+     "Mandarin CER with it installed 22.0%"),
+])
+def test_a_model_is_installed_only_when_it_helps_and_spares_mandarin(held, mandarin, refused):
+    from tierline.dialects.training.train_dialect_asr import install_refusal
+
+    reason = install_refusal(held, mandarin, 0.01)
+    assert reason == refused if refused is None else refused in reason

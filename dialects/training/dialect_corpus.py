@@ -90,41 +90,29 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh, delimiter="\t"))
 
 
-def _from_asr_manifest(data: Path) -> list[LabelledClip]:
+def _speaker_of(rel: str, row: dict[str, str]) -> str:
+    """Speaker group of a row of the two top-level manifests (module docstring)."""
+    stem = Path(rel).stem
+    key = re.search(r"key (\S+?)\)", row.get("source", ""))
+    if key:  # WenetSpeech-Chuan samples are renamed 001.wav ...; the source names the key
+        return _speaker_from_name(key.group(1))
+    if "BAC009" in stem or rel.startswith(("aishell1_sample/", "wenetspeech")):
+        return _speaker_from_name(stem)
+    return f"{rel.split('/')[0]}_{stem}"  # no speaker given: one per file
+
+
+def _from_shared_manifest(data: Path, name: str) -> list[LabelledClip]:
+    """Rows of ``asr_manifest.tsv`` or ``unlabeled_or_label_only_audio.tsv``."""
     out = []
-    for row in _rows(data / "asr_manifest.tsv"):
+    for row in _rows(data / name):
         family = _family_of(row.get("language_dialect", ""))
         if family is None:
             continue
         rel = row["path"]
-        stem = Path(rel).stem
-        if rel.startswith("wenetspeech_chuan/samples/"):
-            key = re.search(r"key (\S+?)\)", row.get("source", ""))
-            speaker = _speaker_from_name(key.group(1)) if key else stem
-        elif rel.startswith(("wenet/", "funasr/", "uberi")):
-            speaker = f"{rel.split('/')[0]}_{stem}"  # no speaker given: one per file
-            if "BAC009" in stem:
-                speaker = _speaker_from_name(stem)
-        else:
-            speaker = _speaker_from_name(stem)
         provenance = row.get("transcript_provenance", "")
         human = provenance.startswith(("AISHELL human", "reference from test/resources"))
-        out.append(LabelledClip(data / rel, family, speaker, row.get("transcript", ""),
-                                human, rel.split("/")[0]))
-    return out
-
-
-def _from_label_only(data: Path) -> list[LabelledClip]:
-    out = []
-    for row in _rows(data / "unlabeled_or_label_only_audio.tsv"):
-        family = _family_of(row.get("language_dialect", ""))
-        if family is None:
-            continue
-        rel = row["path"]
-        stem = Path(rel).stem
-        speaker = (_speaker_from_name(stem) if rel.startswith("wenetspeech")
-                   else f"{rel.split('/')[0]}_{stem}")
-        out.append(LabelledClip(data / rel, family, speaker, "", False, rel.split("/")[0]))
+        out.append(LabelledClip(data / rel, family, _speaker_of(rel, row),
+                                row.get("transcript", ""), human, rel.split("/")[0]))
     return out
 
 
@@ -152,7 +140,8 @@ def load_corpus(data: Path) -> list[LabelledClip]:
     order (manifest order). Missing files are left out."""
     seen: set[str] = set()
     out = []
-    for clip in (*_from_asr_manifest(data), *_from_label_only(data),
+    for clip in (*_from_shared_manifest(data, "asr_manifest.tsv"),
+                 *_from_shared_manifest(data, "unlabeled_or_label_only_audio.tsv"),
                  *_from_dialects_more(data)):
         if not clip.path.is_file():
             continue
