@@ -1,0 +1,20 @@
+"""The sample calls as the text dialogs `tierline tier --dialog` reads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from helpers.paths import CALLS
+
+
+def sample_dialogs(folder: Path) -> Path:
+    """Write every sample call's script and customer as one dialogs file in ``folder``."""
+    dialogs = []
+    for txt in sorted(CALLS.glob("*.txt")):
+        customer = json.loads((CALLS / f"{txt.stem}.customer.json").read_text(encoding="utf-8"))
+        lines = [t for t in txt.read_text(encoding="utf-8").splitlines() if t]
+        dialogs.append({"id": txt.stem, "customer": customer, "utterances": lines})
+    path = folder / "dialogs.json"
+    path.write_text(json.dumps(dialogs, ensure_ascii=False), encoding="utf-8")
+    return path
