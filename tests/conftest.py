@@ -80,7 +80,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(layer)
 
 
-def _whisper_problem() -> str | None:
+def _whisper_problem(config: pytest.Config) -> str | None:
     """Why the assembled Whisper models cannot be used, or None when they can."""
     from tierline.dialects.errors import ModelError
     from tierline.dialects.models import resolve_asr_model, resolve_readings_model
@@ -89,7 +89,9 @@ def _whisper_problem() -> str | None:
         resolve_asr_model(None)
         resolve_readings_model(None)
     except ModelError as exc:
-        return f"Whisper models not assembled ({exc})"
+        # the suite's models are links to the user's: name the user's home, where to fix it
+        where = str(exc).replace(str(config.stash[_SUITE_HOME]), str(config.stash[_USER_HOME]))
+        return f"Whisper models not assembled: {where}"
     return None
 
 
@@ -98,7 +100,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         return
     stash = item.config.stash
     if _WHISPER not in stash:
-        stash[_WHISPER] = _whisper_problem()
+        stash[_WHISPER] = _whisper_problem(item.config)
     if stash[_WHISPER]:
         missing(stash[_WHISPER])
 
@@ -119,3 +121,11 @@ def suite_home(pytestconfig: pytest.Config) -> Path:
 def shared_data() -> Path:
     """../shared/data (or $TIERLINE_DATA); the test skips with a reason when it is absent."""
     return shared_data_dir()
+
+
+@pytest.fixture()
+def fresh_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty TIERLINE_HOME of this test's own, for tests that check what a command writes."""
+    home = tmp_path / "home"
+    monkeypatch.setenv(homes.HOME_ENV, str(home))
+    return home

@@ -13,6 +13,8 @@ import pytest
 import soundfile as sf
 from helpers import paths
 
+from tierline.core.errors import EXIT_BAD_INPUT
+
 SAMPLES = paths.CALLS
 
 
@@ -250,3 +252,11 @@ def test_same_stem_files_get_distinct_ids_and_never_overwrite(tmp_path: Path):
     again, err = replay(tmp_path / "x.ul")
     assert again[0]["call"]["id"] == ids[0]
     assert "stored before; the earlier evidence is kept" in err
+
+
+def test_the_cli_reports_a_user_error_in_one_line(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "tierline.agent.cli", "tier", "--dialog",
+                          str(tmp_path / "none.json")], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == EXIT_BAD_INPUT  # tierline.core.errors: the one mapping
+    assert out.stderr.startswith("tierline: error: ") and len(out.stderr.splitlines()) == 1

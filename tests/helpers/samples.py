@@ -1,4 +1,4 @@
-"""The sample calls as the text dialogs `tierline tier --dialog` reads."""
+"""The sample calls as the text dialogs `tierline tier --dialog` reads, and running it."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from helpers.paths import CALLS
+from tierline.agent.cli import main
 
 
 def sample_dialogs(folder: Path) -> Path:
@@ -18,3 +19,9 @@ def sample_dialogs(folder: Path) -> Path:
     path = folder / "dialogs.json"
     path.write_text(json.dumps(dialogs, ensure_ascii=False), encoding="utf-8")
     return path
+
+
+def run_json(capsys, *argv: str) -> list[dict]:
+    """Run the CLI in process; it must succeed; its JSON lines, parsed."""
+    assert main(list(argv)) == 0
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]

@@ -7,7 +7,7 @@ import json
 
 import pytest
 from helpers import paths, require
-from helpers.samples import sample_dialogs
+from helpers.samples import run_json, sample_dialogs
 
 from tierline.agent.cli import main
 
@@ -15,19 +15,10 @@ CALLS = paths.CALLS
 SEED = paths.TIER_SEEDS
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("TIERLINE_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("TIERLINE_LLM_URL", raising=False)
-    return tmp_path / "home"
+pytestmark = pytest.mark.usefixtures("fresh_home")  # each test sees what it writes, alone
 
 
-def run_json(capsys, *argv: str) -> list[dict]:
-    assert main(list(argv)) == 0
-    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-
-
-def test_tier_dialogs_reach_expected_tier_and_route(tmp_path, capsys, home):
+def test_tier_dialogs_reach_expected_tier_and_route(tmp_path, capsys, fresh_home):
     results = run_json(capsys, "tier", "--dialog", str(sample_dialogs(tmp_path)), "--json")
     assert len(results) == len(list(CALLS.glob("*.txt")))
     for r in results:
@@ -38,7 +29,7 @@ def test_tier_dialogs_reach_expected_tier_and_route(tmp_path, capsys, home):
             assert turn["tier"]["reasons"] and set(turn["tier"]["scores"]) == {
                 "high", "medium", "low", "churn_risk"}
             assert turn["latency_ms"]["tier"] >= 0
-    assert (home / "tier" / "outcomes.sqlite").is_file()  # calls kept for feedback
+    assert (fresh_home / "tier" / "outcomes.sqlite").is_file()  # calls kept for feedback
 
 
 def test_tier_eval_runs_all_scorers_in_one_run(capsys):

@@ -11,7 +11,7 @@ import re
 
 import pytest
 from helpers import paths
-from helpers.samples import sample_dialogs
+from helpers.samples import run_json, sample_dialogs
 
 from tierline.agent.cli import main
 from tierline.segmentation.features import parse_customer
@@ -20,16 +20,7 @@ from tierline.segmentation.rfm import rfm_scores, rfm_tier
 SEED = paths.TIER_SEEDS
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("TIERLINE_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("TIERLINE_LLM_URL", raising=False)
-    return tmp_path / "home"
-
-
-def run_json(capsys, *argv: str) -> list[dict]:
-    assert main(list(argv)) == 0
-    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+pytestmark = pytest.mark.usefixtures("fresh_home")  # each test sees what it writes, alone
 
 
 def test_rfm_baseline_keeps_the_json_contract(tmp_path, capsys):

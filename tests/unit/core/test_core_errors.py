@@ -1,11 +1,12 @@
-"""One error base: every error a user can fix is a TierlineError, reported in one line, exit 2."""
+"""One error base: every error a user can fix is a TierlineError, reported in one line, exit 2.
+
+The CLI reporting one in one line is in e2e/test_cli_bad_input.py.
+"""
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
-import subprocess
-import sys
 
 import pytest
 
@@ -75,11 +76,3 @@ def test_a_corrupt_shipped_nlu_model_is_an_error(tmp_path, monkeypatch):
     monkeypatch.setattr(shipped, "SENTIMENT_MODEL", bad)
     with pytest.raises(NluError, match="sentiment"):
         Nlu()
-
-
-def test_the_cli_reports_a_user_error_in_one_line(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "tierline.agent.cli", "tier", "--dialog",
-                          str(tmp_path / "none.json")], capture_output=True, text=True,
-                         timeout=120)
-    assert out.returncode == EXIT_BAD_INPUT
-    assert out.stderr.startswith("tierline: error: ") and len(out.stderr.splitlines()) == 1
