@@ -14,7 +14,9 @@ replayed and commands run as a user runs them. Each test gets the marker of its 
   they skip with the reason; with ``TIERLINE_REQUIRE_MODELS=1`` (set by ``make test``) they
   fail.
 - **Shared data**: the ``shared_data`` fixture is ../shared/data or $TIERLINE_DATA, and
-  skips the test with a reason when absent.
+  skips the test with a reason when absent (helpers/data.py for its corpora).
+- Fixtures: ``user_home``, ``suite_home``, ``fresh_home`` (an empty home of one test's own),
+  ``shared_data``.
 """
 
 from __future__ import annotations

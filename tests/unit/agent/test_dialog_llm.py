@@ -47,7 +47,8 @@ def llm_server():
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.requests, server.delay, server.status = [], 0.0, 200
     server.answer = "我们按人数年付，专业版每人每年1200元。"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for the next poll: 0.5 s by default, after every test
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     yield server
     server.shutdown()

@@ -45,7 +45,8 @@ def server():
     handler = type("H", (_Handler,), {"seen": [], "delay": 0.0})
     srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     srv.daemon_threads = True
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    # shutdown() waits for the next poll: 0.5 s by default, after every test
+    thread = threading.Thread(target=srv.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     yield srv, handler, f"http://127.0.0.1:{srv.server_address[1]}/v1"
     srv.shutdown()
