@@ -78,6 +78,7 @@ def test_absurd_sample_rate(tmp_path: Path, rate: int):
     assert_bad_input(tierline("replay", str(path)), "sample rate")
 
 
+@pytest.mark.whisper
 def test_every_file_of_a_batch_is_tried(tmp_path: Path):
     """A missing file, a non-audio file and a bad sibling customer JSON each get an error
     record in their place; the good files around them are replayed; exit 2 at the end."""
@@ -102,6 +103,7 @@ def test_every_file_of_a_batch_is_tried(tmp_path: Path):
     assert report.is_file()
 
 
+@pytest.mark.whisper
 def test_a_batch_of_good_files_exits_0(tmp_path: Path):
     proc = tierline("replay", str(SAMPLES / "low_refusal_continue.wav"), "--json", "-")
     assert proc.returncode == 0, proc.stderr
@@ -199,6 +201,7 @@ def _cut_copy(src: Path, dst: Path, keep: float) -> float:
     return sf.info(str(src)).duration
 
 
+@pytest.mark.whisper
 @pytest.mark.parametrize("fmt", ["wav", "flac"])
 def test_a_cut_recording_keeps_its_decoded_part_and_says_so(tmp_path: Path, fmt: str):
     """A WAV whose header promises more than the file holds, and a FLAC that breaks off,
@@ -221,6 +224,7 @@ def test_a_cut_recording_keeps_its_decoded_part_and_says_so(tmp_path: Path, fmt:
     assert any("cut at" in line and "warning" in line for line in proc.stderr.splitlines())
 
 
+@pytest.mark.whisper
 def test_same_stem_files_get_distinct_ids_and_never_overwrite(tmp_path: Path):
     """x.ul and x.al (same stem) are two calls with two ids; replaying one again keeps the
     evidence stored the first time."""

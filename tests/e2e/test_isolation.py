@@ -1,9 +1,10 @@
 """A learned adjustment in the user's TIERLINE_HOME does not reach the suite.
 
-The user's home is made here as a user makes one: `tierline tier` records calls and
-`tierline feedback` turns their outcomes into an active adjustment. Outside pytest that home
-moves the tier scores (the control, so the check below can fail); the suite run with it as
-TIERLINE_HOME still scores with the shipped model and leaves the home as it was.
+The user's home is made here as a user makes one: `tierline tier` records calls,
+`tierline feedback` turns their outcomes into an adjustment and the user makes it live.
+Outside pytest that home moves the tier scores (the control, so the check below can fail);
+the suite run with it as TIERLINE_HOME still scores with the shipped model and leaves the
+home as it was.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ def learned_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert main(["tier", "--dialog", str(dialogs), "--json"]) == 0
         for i in range(20):
             assert main(["feedback", "--call", f"call{i}", "--outcome", "converted"]) == 0
+        # it fails the held-out check, so it waits as a candidate: the user makes it live
+        assert main(["feedback", "--rollback", "--to", "1"]) == 0
     return home
 
 
