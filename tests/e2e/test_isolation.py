@@ -59,7 +59,7 @@ def test_the_users_adjustment_moves_the_scores_outside_the_suite(learned_home: P
                                                                  suite_home: Path) -> None:
     shipped = json.loads(_in_home(suite_home, "-c", SCORES).stdout)
     learned = json.loads(_in_home(learned_home, "-c", SCORES).stdout)
-    assert learned["high"] > shipped["high"]
+    assert learned != shipped  # the adjustment is live in that home: it moves the scores
 
 
 def test_the_suite_run_in_that_home_sees_the_shipped_model(learned_home: Path) -> None:

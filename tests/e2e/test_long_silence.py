@@ -3,17 +3,13 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 import soundfile as sf
+from helpers.data import shared_subdir
 
-pytestmark = [pytest.mark.model, pytest.mark.slow]
+pytestmark = [pytest.mark.whisper, pytest.mark.slow]
 
-DATA = Path(os.environ.get("TIERLINE_DATA") or Path(__file__).resolve().parents[1].parent
-            / "shared" / "data")
 CLIPS = ("BAC009S0252W0337", "BAC009S0150W0017")  # 只要能促进这个行业发展就是好的 / 崇明岛
 NOISE_DB = -55.0
 
@@ -52,10 +48,7 @@ def test_the_same_words_whatever_the_silence_before(models, tmp_path, name, line
     from tierline.audio.io import load_audio
     from tierline.segmentation.features import CustomerProfile
 
-    wav = DATA / "aishell1_sample" / "wav" / f"{name}.wav"
-    if not wav.is_file():
-        pytest.skip(f"shared data not found at {DATA}: set TIERLINE_DATA")
-    clip = load_audio(wav)
+    clip = load_audio(shared_subdir("aishell1_sample") / "wav" / f"{name}.wav")
     heard = {}
     for silence in (2, 30, 120, 600):
         path = tmp_path / f"{silence}.wav"
