@@ -1,5 +1,5 @@
 # Two commands do everything on a fresh Debian machine: `make demo` and `make test`.
-# `make check` is the inner loop: ruff and the unit tests (tests/unit), well under a minute.
+# `make check` is the inner loop: ruff and the unit tests (tests/unit), under a minute.
 # Every step is idempotent; stamps make a second run fast.
 
 SHELL := /bin/bash
