@@ -326,3 +326,15 @@ def test_an_unsure_request_for_a_human_is_confirmed_before_any_transfer(kb, nlu,
     assert dm.slots.values["decision_maker"] == "caller"
     assert answer.transfer is None and answer.question_slot != "transfer"
     assert "转接" not in answer.text  # no "transferring you" that does not happen
+
+
+def test_the_policy_transfer_of_a_turn_beats_the_offer_it_accepts(chat) -> None:
+    """The first transfer is final for the dialog's offers too: a caller who accepts the
+    bot's offer of a human while furious goes to care (the policy's transfer of that turn),
+    not to the general queue the accepted offer names."""
+    session, _, say = chat()
+    say("嗯……")
+    assert say("今天天气不错").question_slot == "transfer"
+    reply = say("好的好的，快点转，气死我了，你们这是什么破服务，我要投诉")
+    route = session.record.route
+    assert (route.queue, route.at_turn) == ("care", 2), (reply, route)

@@ -90,6 +90,18 @@ def test_trivial_team_is_its_own_column(seats, trivial):
     assert state.text_vector()[INDEX["seats_trivial"]] == trivial
 
 
+@pytest.mark.parametrize("first,then", [(30, 300), (300, 30)])
+def test_of_two_stated_counts_the_larger_stands(first, then):
+    """A plan ("先上三十个，年底扩到三百个") or a second team keeps the larger count in the
+    call's evidence, whichever order they come in (a correction is another matter)."""
+    state = EvidenceState()
+    for seats in (first, then):
+        state.add(TurnEvidence({"bulk_purchase": 1.0}, seats=seats, text=f"{seats}个坐席"))
+    assert state.seats == 300
+    assert state.vector(np.zeros(15, np.float32))[INDEX["seats_high"]] == 1.0
+    assert "seats" in state.large_value(existing=False)
+
+
 def test_groups_cover_valid_columns():
     cols = [c for g in GROUPS.values() for c in g]
     assert max(cols) < len(FEATURE_NAMES) and len(set(cols)) == len(cols)
