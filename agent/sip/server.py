@@ -152,6 +152,11 @@ class CallManager:
         except asyncio.CancelledError:
             if self.ua.tx.final_status(req) is None:
                 self.ua.respond(req, addr, 487, to_tag=tag)
+            if call_id not in self.calls:  # cancelled while ringing: a record all the same
+                session = self._session(req, "inbound")
+                session.record.call["sip"].update({"direction": "inbound",
+                                                   "end_reason": "cancelled while ringing"})
+                self._store(session.record.to_dict())
             raise
         except OSError as exc:
             logger.error("cannot answer %s: %s", call_id[:12], exc)
@@ -232,7 +237,10 @@ class CallManager:
         self.calls.pop(call.call_id, None)
         if call.agent_dialog is not None:
             self.disown(call.agent_dialog.call_id)
-        record = call.session.record.to_dict()
+        self._store(call.session.record.to_dict())
+
+    def _store(self, record: dict[str, Any]) -> None:
+        """Append a call record to the JSON lines file and hand it to ``on_record``."""
         self.records.append(record)
         path = Path(self.config.server.records_dir) / "calls.jsonl"
         try:

@@ -53,7 +53,7 @@ def endpoint_config(tmp: Path, **sections) -> SipEndpointConfig:
                        "rtp_port_max": base + 998, "records_dir": str(tmp / "records"),
                        "recordings_dir": str(tmp / "recordings"),
                        "callbacks_file": str(tmp / "callbacks.jsonl"),
-                       "customers_dir": str(tmp / "customers"), "no_rtp_timeout_s": 8},
+                       "customers_dir": str(tmp / "customers"), "no_rtp_timeout_s": 30},
             "tts": {"sample_rate": 8000}}
     for key, value in sections.items():
         data.setdefault(key, {}).update(value)
@@ -210,7 +210,7 @@ def run_sipp(xml: str, port: int, workdir: Path, *, timeout: float = 90, media_p
     """Run one sipp call of scenario ``xml`` against 127.0.0.1:``port`` (bounded in time)."""
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / f"{name}.xml"
-    path.write_text(xml, encoding="ascii")
+    path.write_text(xml, encoding="latin-1")
     cmd = ["sipp", "-sf", str(path), f"127.0.0.1:{port}" if port else "", "-m", "1",
            "-i", "127.0.0.1", "-p", str(free_port()), "-mp", str(media_port or free_port()),
            "-nostdin", "-timeout", f"{int(timeout)}s", "-timeout_error", "-trace_err",

@@ -136,3 +136,192 @@ def test_sample_call_over_g711_reaches_the_expected_decision(endpoint, workdir, 
     heard = record["call"]["sip"]["heard_s"]
     assert heard >= len(sent) / 8000  # the whole call reached the pipeline
     assert all(0 < t["latency_ms"]["decision"] < 60_000 for t in record["turns"])
+
+
+def test_dtmf_digit_reaches_the_routing_policy(endpoint, workdir):
+    """Keypad 0 (RFC 4733, sipp's pcap) means request_human: the policy transfers to general;
+    with no target for general the caller gets a callback ticket."""
+    before = len(endpoint.manager.records)
+    xml = scenario(send(invite()), answered(), pause(1500),
+                   play_pcap(PCAPS / "dtmf_2833_0.pcap"), pause(9000), hang_up())
+    done = run_sipp(xml, endpoint.port, workdir, name="dtmf")
+    assert done.returncode == 0, done.stdout[-2000:] + sipp_messages(workdir, "dtmf")
+    (record,) = _new_records(endpoint, before)
+    sip = record["call"]["sip"]
+    assert [(d["digit"], d["intent"]) for d in sip["dtmf"]] == [("0", "request_human")]
+    assert record["route"] == {"action": "transfer", "queue": "general", "at_turn": 0,
+                               "reason": "caller asked for a human"}
+    assert sip["transfer"]["result"] == "callback"
+    tickets = (workdir / "callbacks.jsonl").read_text().splitlines()
+    assert any(json.loads(t)["call"] == record["call"]["id"] for t in tickets)
+    assert any("人工客服" in b["text"] for b in sip["bot"])  # the handoff / fallback lines
+
+
+MALFORMED_OPTIONS = """OPTIONS sip:bot@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:fuzz@[local_ip]:[local_port]>;tag=[pid]f[call_number]
+To: <sip:bot@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: {cseq} OPTIONS
+Max-Forwards: 70
+{extra}Content-Length: {length}
+
+{body}"""
+
+
+def _options(cseq: int, extra: str = "", length: str = "0", body: str = "") -> str:
+    return MALFORMED_OPTIONS.format(cseq=cseq, extra=extra, length=length, body=body)
+
+
+def test_malformed_messages_get_400_and_the_endpoint_keeps_serving(endpoint, workdir):
+    xml = scenario(
+        send(_options(1, length="500", body="short body"), retrans=False),
+        '<recv response="400"/>\n',
+        send(_options(2, extra="This line has no colon\n"), retrans=False),
+        '<recv response="400"/>\n',
+        send("\x01\x02 not SIP at all \xff", retrans=False),
+        send(_options(3)), '<recv response="200"/>\n')
+    malformed = endpoint.manager.ua.malformed
+    done = run_sipp(xml, endpoint.port, workdir, name="malformed", timeout=30)
+    assert done.returncode == 0, done.stdout[-2000:] + sipp_messages(workdir, "malformed")
+    assert endpoint.manager.ua.malformed >= malformed + 3
+    assert endpoint.manager.ua.handler_errors == 0
+
+
+CANCEL = """CANCEL sip:bot@[remote_ip]:[remote_port] SIP/2.0
+[last_Via:]
+From: <sip:caller@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:bot@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 CANCEL
+Max-Forwards: 70
+Content-Length: 0
+
+"""
+
+ACK_FAILURE = """ACK sip:bot@[remote_ip]:[remote_port] SIP/2.0
+[last_Via:]
+From: <sip:caller@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+[last_To:]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+"""
+
+
+def test_cancel_while_ringing_gets_487_and_a_record(endpoint, workdir):
+    before = len(endpoint.manager.records)
+    endpoint.manager.answer_after_s = 5.0
+    try:
+        xml = scenario(send(invite()), '<recv response="100" optional="true"/>\n',
+                       '<recv response="180"/>\n', send(CANCEL),
+                       '<recv response="200"/>\n', '<recv response="487"/>\n',
+                       send(ACK_FAILURE, retrans=False), pause(500))
+        done = run_sipp(xml, endpoint.port, workdir, name="cancel", timeout=30)
+    finally:
+        endpoint.manager.answer_after_s = 0.2
+    assert done.returncode == 0, done.stdout[-2000:] + sipp_messages(workdir, "cancel")
+    (record,) = _new_records(endpoint, before, timeout=30)
+    assert record["call"]["sip"]["end_reason"] == "cancelled while ringing"
+    assert record["turns"] == []
+
+
+BYE_UNKNOWN = """BYE sip:bot@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:caller@[local_ip]:[local_port]>;tag=[pid]x[call_number]
+To: <sip:bot@[remote_ip]:[remote_port]>;tag=nosuchdialog
+Call-ID: [call_id]
+CSeq: 7 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+"""
+
+
+def test_bye_for_an_unknown_dialog_gets_481(endpoint, workdir):
+    xml = scenario(send(BYE_UNKNOWN), '<recv response="481"/>\n')
+    done = run_sipp(xml, endpoint.port, workdir, name="bye481", timeout=20)
+    assert done.returncode == 0, done.stdout[-2000:] + sipp_messages(workdir, "bye481")
+
+
+def test_an_offer_without_g711_gets_488(endpoint, workdir):
+    offer = invite(formats="9 3", rtpmaps="a=rtpmap:9 G722/8000\na=rtpmap:3 GSM/8000")
+    xml = scenario(send(offer), '<recv response="100" optional="true"/>\n',
+                   '<recv response="488"/>\n', send(ACK_FAILURE, retrans=False), pause(300))
+    done = run_sipp(xml, endpoint.port, workdir, name="codec488", timeout=20)
+    assert done.returncode == 0, done.stdout[-2000:] + sipp_messages(workdir, "codec488")
+    assert endpoint.manager.calls == {} or all(
+        "codec488" not in c for c in endpoint.manager.calls)
+
+
+def test_a_retransmitted_invite_does_not_start_a_second_call(endpoint, workdir):
+    """The same INVITE (same branch) sent twice before our 200 OK: one call, one record."""
+    before = len(endpoint.manager.records)
+    absorbed = endpoint.manager.ua.tx.absorbed
+    endpoint.manager.answer_after_s = 1.5
+    fixed = invite(branch="z9hG4bK-dup-[pid]-[call_number]")
+    try:
+        xml = scenario(send(fixed, retrans=False), '<recv response="100"/>\n',
+                       send(fixed, retrans=False), '<recv response="180"/>\n',
+                       '<recv response="180" optional="true"/>\n',
+                       '<recv response="100" optional="true"/>\n',
+                       '<recv response="200"/>\n', send(ACK_FAILURE.replace("[last_Via:]", (
+                           "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]"
+                       )).replace("CSeq: 1 ACK", "CSeq: 1 ACK"), retrans=False),
+                       pause(2000), hang_up())
+        done = run_sipp(xml, endpoint.port, workdir, name="dupinvite", timeout=40)
+    finally:
+        endpoint.manager.answer_after_s = 0.2
+    assert done.returncode == 0, done.stdout[-2000:] + sipp_messages(workdir, "dupinvite")
+    records = _new_records(endpoint, before, timeout=60)
+    endpoint.wait_idle(30)
+    assert len(endpoint.manager.records) == before + 1, records
+    assert endpoint.manager.ua.tx.absorbed > absorbed
+
+
+def test_a_call_without_rtp_is_ended_and_recorded(endpoint, workdir):
+    from tierline.agent.sip.config import ServerConfig
+
+    before = len(endpoint.manager.records)
+    server = endpoint.manager.config.server
+    endpoint.configure(server=ServerConfig(**{**server.__dict__, "no_rtp_timeout_s": 3.0}))
+    ok = ("<recv request=\"BYE\"/>\n" + send(
+        "SIP/2.0 200 OK\n[last_Via:]\n[last_From:]\n[last_To:]\n[last_Call-ID:]\n"
+        "[last_CSeq:]\nContent-Length: 0\n", retrans=False))
+    try:
+        xml = scenario(send(invite()), answered(), ok)
+        done = run_sipp(xml, endpoint.port, workdir, name="nortp", timeout=30)
+    finally:
+        endpoint.configure(server=server)
+    assert done.returncode == 0, done.stdout[-2000:] + sipp_messages(workdir, "nortp")
+    (record,) = _new_records(endpoint, before, timeout=30)
+    assert record["call"]["sip"]["end_reason"] == "no RTP for 3 s"
+    assert Path(record["call"]["sip"]["recordings"]["caller"]).is_file()
+
+
+def test_calls_beyond_max_calls_get_503(endpoint, workdir):
+    from tierline.agent.sip.config import ServerConfig
+
+    before = len(endpoint.manager.records)
+    server = endpoint.manager.config.server
+    endpoint.configure(server=ServerConfig(**{**server.__dict__, "max_calls": 1}))
+    try:
+        holder = run_sipp(scenario(send(invite()), answered(), pause(6000), hang_up()),
+                          endpoint.port, workdir, name="holder", background=True)
+        deadline = 30
+        while not endpoint.manager.calls and deadline:
+            import time
+
+            time.sleep(0.5)
+            deadline -= 1
+        xml = scenario(send(invite()), '<recv response="503"/>\n',
+                       send(ACK_FAILURE, retrans=False), pause(300))
+        done = run_sipp(xml, endpoint.port, workdir, name="busy", timeout=20)
+        holder.wait(60)
+    finally:
+        endpoint.configure(server=server)
+    assert done.returncode == 0, done.stdout[-2000:] + sipp_messages(workdir, "busy")
+    assert holder.returncode == 0
+    _new_records(endpoint, before, timeout=60)
