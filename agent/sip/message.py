@@ -319,6 +319,17 @@ def response(request: SipMessage, status: int, reason: str = "", *,
     return msg
 
 
-def mask_number(text: str) -> str:
-    """``text`` with every run of 5+ digits masked but its last 4 (for logs and records)."""
-    return re.sub(r"\+?\d{5,}", lambda m: "*" * (len(m.group(0)) - 4) + m.group(0)[-4:], text)
+def mask_number(uri: str) -> str:
+    """A URI with the phone number in its user part masked but the last 4 digits (for logs and
+    records): ``sip:13800138000@host:5060`` → ``sip:*******8000@host:5060``."""
+    def mask(user: str) -> str:
+        return re.sub(r"\+?\d{5,}", lambda m: "*" * (len(m.group(0)) - 4) + m.group(0)[-4:],
+                      user)
+
+    scheme, colon, rest = uri.partition(":")
+    if not colon:
+        return mask(uri)
+    user, at, host = rest.partition("@")
+    if at:
+        return f"{scheme}:{mask(user)}@{host}"
+    return f"{scheme}:{mask(rest)}" if scheme.lower() == "tel" else uri

@@ -4,8 +4,10 @@ The retry-once / fallback-queue / callback-ticket policy is the LiveKit path's
 (:meth:`tierline.agent.livekit.telephony.Telephony.transfer`); only the single attempt differs,
 so :class:`SipTelephony` overrides :meth:`transfer_once`:
 
-* **refer** — REFER to the caller with ``Refer-To: <queue URI?X-Tierline-...>`` and the
-  X-Tierline-* headers on the REFER itself; the attempt succeeds when a NOTIFY carries a 2xx
+* **refer** — REFER to the caller with ``Refer-To: <queue URI>`` and the X-Tierline-*
+  headers on the REFER itself (a PBX that performs the REFER passes them on; phones such as
+  baresip fail a Refer-To that carries URI headers, so none are put there); the attempt
+  succeeds when a NOTIFY carries a 2xx
   sipfrag, fails on a non-2xx sipfrag or a REFER rejection, and times out after
   ``[transfer] timeout_s``. The caller's phone then talks to the agent; we hang up.
 * **bridge** — we call the queue's URI ourselves (INVITE with the X-Tierline-* headers) and,
@@ -19,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
 from tierline.agent.livekit.telephony import Telephony, TransferAttempt
 from tierline.agent.sip import sdp
@@ -41,13 +42,6 @@ def sip_target(target: str, trunk: str) -> str:
     if not trunk:
         raise ValueError(f"queue target {target} is a number but [trunk] address is not set")
     return f"sip:{number}@{trunk}"
-
-
-def refer_to(target: str, headers: dict[str, str]) -> str:
-    """The Refer-To value: the target with the handoff headers as URI headers (RFC 3261 §19.1.1),
-    which the caller's phone copies into its INVITE to the agent."""
-    query = "&".join(f"{k}={quote(v, safe='')}" for k, v in headers.items())
-    return f"<{target}?{query}>" if query else f"<{target}>"
 
 
 def sipfrag_status(body: bytes) -> int | None:
@@ -89,7 +83,7 @@ async def refer(call: SipCall, queue: str, target: str,
     timeout = call.config.transfer.timeout_s
     dialog = call.dialog
     req = dialog.request(call.ua, "REFER", headers=[
-        ("Refer-To", refer_to(target, headers)), ("Referred-By", call.ua.contact()),
+        ("Refer-To", f"<{target}>"), ("Referred-By", call.ua.contact()),
         *headers.items()])
     call.refer_result = asyncio.get_running_loop().create_future()
     resp = await call.ua.request(req, dialog.destination())

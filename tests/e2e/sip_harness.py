@@ -302,16 +302,18 @@ def best_lag_correlation(ref: np.ndarray, got: np.ndarray) -> tuple[float, int]:
 
 def chunk_correlation(ref: np.ndarray, got: np.ndarray, chunk_s: float = 1.0) -> float:
     """The median, over the voiced 1 s chunks of ``ref``, of each chunk's signed correlation
-    with ``got`` at that chunk's best lag: robust to the silence a jitter buffer inserts when
-    packets come late (which shifts the rest of the call), still -1 for inverted audio."""
+    with ``got`` at that chunk's best lag near where ``ref`` as a whole sits in ``got``: robust
+    to the silence a jitter buffer inserts when packets come late (which shifts the rest of
+    the call), still -1 for inverted audio."""
+    _, lag0 = best_lag_correlation(ref, got)
     n = int(8000 * chunk_s)
     scores = []
     for start in range(0, len(ref) - n + 1, n):
         part = ref[start : start + n]
         if len(active(part)) < n // 2:
             continue
-        lo = max(0, start - 8000 * 3)
-        window = got[lo : start + n + 8000 * 5]
+        lo = max(0, start + lag0 - 8000 * 2)
+        window = got[lo : start + lag0 + n + 8000 * 2]
         if len(window) >= n:
             scores.append(best_lag_correlation(part, window)[0])
     return float(np.median(scores)) if scores else 0.0
@@ -357,3 +359,63 @@ def baresip_dial(target: str, wav: Path, workdir: Path, seconds: int,
                              "-t", str(seconds)], cwd=workdir, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     return proc, dump
+
+
+# ---------------------------------------------------------------------------------- the agent
+AGENT_OK = """SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]agent[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:agent@[local_ip]:[local_port]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=agent 1 1 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 8 0
+a=rtpmap:8 PCMA/8000
+a=rtpmap:0 PCMU/8000
+"""
+
+AGENT_RINGING = """SIP/2.0 180 Ringing
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]agent[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:agent@[local_ip]:[local_port]>
+Content-Length: 0
+"""
+
+BYE_OK = """SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+"""
+
+
+def agent_scenario(require_headers: bool = True, voice: Path | None = None) -> str:
+    """A human agent's phone: answers, (plays ``voice``), waits for BYE. With
+    ``require_headers`` the INVITE must carry X-Tierline-Tier and X-Tierline-Summary."""
+    check = ""
+    if require_headers:
+        check = ('<action>\n<ereg regexp="X-Tierline-Tier: [a-z_]+" search_in="msg" '
+                 'check_it="true" assign_to="tier"/>\n'
+                 '<ereg regexp="X-Tierline-Summary: [^\\r\\n]+" search_in="msg" '
+                 'check_it="true" assign_to="summary"/>\n</action>\n')
+    steps = [f'<recv request="INVITE" crlf="true">\n{check}</recv>\n',
+             send(AGENT_RINGING, retrans=False), send(AGENT_OK),
+             '<recv request="ACK" optional="false" rtd="true" crlf="true"/>\n']
+    if voice is not None:
+        steps.append(play_pcap(voice))
+    steps += ['<recv request="BYE"/>\n', send(BYE_OK, retrans=False),
+              '<Reference variables="tier,summary"/>\n' if require_headers else ""]
+    return scenario(*steps, name="agent")

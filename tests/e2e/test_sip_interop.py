@@ -7,10 +7,13 @@ recordings and what the peers saw. Every peer runs under a time limit.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
 from sip_harness import (
@@ -18,9 +21,12 @@ from sip_harness import (
     PCAPS,
     Endpoint,
     active,
+    agent_scenario,
     answered,
+    baresip_dial,
     chunk_correlation,
     endpoint_config,
+    free_port,
     g711_file,
     hang_up,
     invite,
@@ -325,3 +331,155 @@ def test_calls_beyond_max_calls_get_503(endpoint, workdir):
     assert done.returncode == 0, done.stdout[-2000:] + sipp_messages(workdir, "busy")
     assert holder.returncode == 0
     _new_records(endpoint, before, timeout=60)
+
+
+def _caller_wav(name: str, workdir: Path, pad_s: float = 0.0) -> Path:
+    """A sample call as 8 kHz mono 16-bit WAV (the caller's channel), for baresip's aufile
+    (baresip hangs up when the file ends: ``pad_s`` of silence keeps the caller on the line)."""
+    audio, rate = sf.read(str(CALLS / f"{name}.wav"), dtype="int16", always_2d=True)
+    out = workdir / f"{name}.caller.wav"
+    pcm = np.concatenate([audio[:, -1], np.zeros(int(rate * pad_s), dtype=np.int16)])
+    sf.write(str(out), pcm, rate, subtype="PCM_16")
+    return out
+
+
+@pytest.mark.skipif(bool(missing_tools("baresip")), reason="baresip is not installed")
+def test_baresip_call_is_decided_and_hears_the_bot(endpoint, workdir):
+    """baresip dials with a sample call as its microphone (aufile) and records what it hears
+    (sndfile): the bot's greeting reaches the far end, the call is decided as expected."""
+    name = "low_refusal_continue"
+    before = len(endpoint.manager.records)
+    work = workdir / "baresip_call"
+    wav = _caller_wav(name, work if work.mkdir() is None else work)
+    secs = int(sf.info(str(wav)).duration) + 12
+    proc, dump = baresip_dial(f"sip:{name}@127.0.0.1:{endpoint.port}", wav, work, secs)
+    out, _ = proc.communicate(timeout=secs + 60)
+    (record,) = _new_records(endpoint, before)
+    expected = json.loads((CALLS / f"{name}.expected.json").read_text())
+    assert record["final_tier"] == expected["tier"], (out[-1500:], record["turns"])
+    assert record["route"]["action"] == expected["action"]
+    heard = [p for p in dump.glob("*.wav") if "dec" in p.name]
+    assert heard, (out[-1500:], list(dump.iterdir()))
+    far, rate = sf.read(str(heard[0]), dtype="int16", always_2d=True)
+    assert rate == 8000
+    bot, _ = sf.read(record["call"]["sip"]["recordings"]["bot"], dtype="int16")
+    # what baresip heard is what the bot said: same level, and the greeting is in it
+    greeting = bot[: 8000 * 3]
+    assert len(active(far[:, 0])) > 8000  # more than a second of the bot's voice
+    assert chunk_correlation(greeting, far[:, 0]) > 0.9
+    assert abs(rms_db(active(far[:, 0])) - rms_db(active(bot))) < 1.5
+
+
+def _transfer_config(endpoint: Endpoint, mode: str, queue: str, agent_port: int) -> None:
+    from tierline.agent.livekit.config import QUEUE_NAMES, Queue
+    from tierline.agent.sip.config import TransferConfig
+
+    shared = endpoint.manager.config.shared
+    queues = {**shared.queues, queue: Queue(queue, f"sip:agent@127.0.0.1:{agent_port}",
+                                            QUEUE_NAMES[queue])}
+    endpoint.configure(transfer=TransferConfig(mode=mode, timeout_s=20),
+                       shared=dataclasses.replace(shared, queues=queues))
+
+
+@pytest.mark.skipif(bool(missing_tools("baresip")), reason="baresip is not installed")
+def test_refer_transfer_reaches_a_sipp_agent(endpoint, workdir):
+    """An angry caller (baresip) is handed to customer care by REFER: baresip calls the sipp
+    agent, NOTIFY reports 200, the record says transferred."""
+    name = "angry_care"
+    before = len(endpoint.manager.records)
+    work = workdir / "refer"
+    work.mkdir()
+    agent_port = free_port()
+    config = endpoint.manager.config
+    _transfer_config(endpoint, "refer", "care", agent_port)
+    try:
+        agent = run_sipp(agent_scenario(require_headers=False), 0, work, name="agent",
+                         timeout=150, extra=["-p", str(agent_port)], background=True)
+        wav = _caller_wav(name, work, pad_s=40)
+        proc, _ = baresip_dial(f"sip:{name}@127.0.0.1:{endpoint.port}", wav, work, 90)
+        (record,) = _new_records(endpoint, before, timeout=150)
+        out, _ = proc.communicate(timeout=120)
+        agent_out, _ = agent.communicate(timeout=120)
+    finally:
+        endpoint.configure(transfer=config.transfer, shared=config.shared)
+    transfer = record["call"]["sip"]["transfer"]
+    assert record["route"]["queue"] == "care"
+    assert transfer["mode"] == "refer"
+    assert transfer["result"] == "transferred", (transfer, out[-2000:])
+    assert transfer["attempts"][0]["sip_status"] == 200
+    assert transfer["headers"]["X-Tierline-Tier"] in ("high", "medium", "low", "churn_risk")
+    assert "X-Tierline-Summary" in transfer["headers"]
+    assert 200 in record["call"]["sip"]["notify"]
+    assert record["call"]["sip"]["end_reason"] == "transferred by REFER"
+    assert agent.returncode == 0, agent_out[-2000:]
+
+
+def test_bridged_transfer_relays_the_agent_and_keeps_listening(endpoint, workdir):
+    """A churning customer (sipp, μ-law) is bridged to a sipp agent whose INVITE must carry the
+    X-Tierline headers; the agent's voice reaches the caller's line through the bot, and the
+    caller's audio after the bridge still reaches the pipeline (the bot keeps listening)."""
+    name = "churn_competitor_retention"
+    before = len(endpoint.manager.records)
+    work = workdir / "bridge"
+    work.mkdir()
+    raw = work / f"{name}.ul"
+    sent = g711_file(CALLS / f"{name}.wav", raw, "ulaw")
+    agent_port = free_port()
+    config = endpoint.manager.config
+    _transfer_config(endpoint, "bridge", "retention", agent_port)
+    try:
+        agent = run_sipp(agent_scenario(voice=PCAPS / "g711a.pcap"), 0, work, name="agent",
+                         timeout=120, extra=["-p", str(agent_port)], background=True)
+        offer = invite(user=name, formats="0 101", port="[rtpstream_audio_port]",
+                       rtpmaps="a=rtpmap:0 PCMU/8000\na=rtpmap:101 telephone-event/8000")
+        ms = int(len(sent) / 8) + 25000
+        xml = scenario(send(offer), answered(), rtp_stream(raw, 0), pause(ms), hang_up())
+        done = run_sipp(xml, endpoint.port, work, name="caller", timeout=ms / 1000 + 60)
+        (record,) = _new_records(endpoint, before, timeout=120)
+        agent_out, _ = agent.communicate(timeout=60)
+    finally:
+        endpoint.configure(transfer=config.transfer, shared=config.shared)
+    assert done.returncode == 0, done.stdout[-2000:] + sipp_messages(work, "caller")
+    assert agent.returncode == 0, agent_out[-1500:] + sipp_messages(work, "agent")
+    transfer = record["call"]["sip"]["transfer"]
+    assert transfer["mode"] == "bridge" and transfer["result"] == "transferred", transfer
+    assert transfer["attempts"][0]["status"] == "bridged"
+    invite_to_agent = sipp_messages(work, "agent")
+    assert "X-Tierline-Tier: " in invite_to_agent and "X-Tierline-Reason: " in invite_to_agent
+    assert record["route"]["queue"] == "retention"
+    # the caller's line carried the agent's voice after the bridge
+    voice, _ = pcap_audio(PCAPS / "g711a.pcap")
+    line, _ = sf.read(record["call"]["sip"]["recordings"]["bot"], dtype="int16")
+    assert chunk_correlation(voice, line) > 0.9
+    assert record["call"]["sip"]["end_reason"] == "caller hung up"
+    assert record["call"]["sip"]["heard_s"] >= len(sent) / 8000
+
+
+def test_outbound_call_to_a_sipp_phone(endpoint, workdir):
+    """`sip call`'s path: INVITE with our offer, the callee (sipp) answers and talks; the call
+    runs the same pipeline and leaves the same record."""
+    before = len(endpoint.manager.records)
+    work = workdir / "outbound"
+    work.mkdir()
+    phone_port = free_port()
+    phone = run_sipp(agent_scenario(require_headers=False, voice=PCAPS / "g711a.pcap"), 0, work,
+                     name="phone", timeout=90, extra=["-p", str(phone_port)], background=True)
+    target = f"sip:13800001111@127.0.0.1:{phone_port}"
+
+    async def call_and_hang_up():
+        outcome, call, status = await endpoint.manager.dial(target, ringing_timeout_s=20)
+        if call is not None:
+            await asyncio.sleep(8)
+            await call.hangup("test hung up")
+        return outcome, status
+
+    outcome, status = endpoint.call(call_and_hang_up(), timeout=120)
+    phone_out, _ = phone.communicate(timeout=60)
+    assert (outcome, status) == ("answered", 200)
+    assert phone.returncode == 0, phone_out[-1500:] + sipp_messages(work, "phone")
+    (record,) = _new_records(endpoint, before, timeout=120)
+    sip = record["call"]["sip"]
+    assert sip["direction"] == "outbound" and sip["codec"] == "PCMA"
+    assert sip["to"] == f"sip:*******1111@127.0.0.1:{phone_port}"  # the number is masked
+    assert sip["rtp"]["packets_in"] > 200
+    assert len(record["turns"]) >= 1  # the callee's speech was heard and decided
