@@ -5,7 +5,8 @@ SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEBS := espeak-ng sox libsndfile1
+DEBS := espeak-ng sox libsndfile1 sip-tester baresip-core
+# sip-tester (sipp) and baresip-core: real SIP peers of the endpoint's interop tests (tests/e2e/test_sip_*)
 STAMPS := .stamps
 export TIERLINE_HOME ?= $(HOME)/.cache/tierline
 

@@ -319,3 +319,48 @@ async def serve(manager: CallManager, ready: Callable[[], None] | None = None) -
         await stop.wait()
     finally:
         await manager.stop()
+
+
+class BackgroundEndpoint:
+    """The endpoint on its own event loop in a background thread (tests, benchmarks, a host
+    program that is not asyncio).
+
+    Args:
+        manager: The call manager to run (started here).
+    """
+
+    def __init__(self, manager: CallManager) -> None:
+        import threading
+
+        self.manager = manager
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="sip-endpoint",
+                                        daemon=True)
+        self._thread.start()
+        self.run(manager.start())
+
+    @property
+    def port(self) -> int:
+        return self.manager.ua.port
+
+    def run(self, coro, timeout: float = 60):
+        """Run ``coro`` on the endpoint's loop; its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def wait_records(self, count: int, timeout: float) -> list[dict[str, Any]]:
+        """Wait until ``count`` calls have ended; their records (TimeoutError when late)."""
+        deadline = time.monotonic() + timeout
+        while len(self.manager.records) < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(self.manager.records)} of {count} call records "
+                                   f"after {timeout:.0f} s")
+            time.sleep(0.2)
+        return list(self.manager.records)
+
+    def close(self) -> None:
+        """Hang up what is left (records written), stop the loop."""
+        try:
+            self.run(self.manager.stop(), timeout=120)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(10)

@@ -8,13 +8,11 @@ records it writes.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import shutil
 import socket
 import struct
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -22,7 +20,7 @@ import numpy as np
 import soundfile as sf
 
 from tierline.agent.sip.config import SipEndpointConfig, parse
-from tierline.agent.sip.server import CallManager
+from tierline.agent.sip.server import BackgroundEndpoint, CallManager
 from tierline.audio.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,49 +58,23 @@ def endpoint_config(tmp: Path, **sections) -> SipEndpointConfig:
     return parse(data, "test")
 
 
-class Endpoint:
-    """The SIP endpoint on its own event loop in a background thread."""
+class Endpoint(BackgroundEndpoint):
+    """The SIP endpoint in a background thread, with helpers for tests."""
 
     def __init__(self, config: SipEndpointConfig, models, answer_after_s: float = 0.2) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.manager = CallManager(config, models, port=0, answer_after_s=answer_after_s)
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self._thread.start()
-        self.call(self.manager.start())
-
-    @property
-    def port(self) -> int:
-        return self.manager.ua.port
+        super().__init__(CallManager(config, models, port=0, answer_after_s=answer_after_s))
 
     def call(self, coro, timeout: float = 60):
-        """Run ``coro`` on the endpoint's loop and return its result."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+        return self.run(coro, timeout)
 
     def configure(self, **changes) -> None:
         """Replace sections of the config (e.g. transfer=TransferConfig(...)) for new calls."""
         self.manager.config = dataclasses.replace(self.manager.config, **changes)
 
-    def wait_records(self, count: int, timeout: float) -> list[dict]:
-        """Wait until ``count`` calls have ended; their records (raises on timeout)."""
-        deadline = time.monotonic() + timeout
-        while len(self.manager.records) < count:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{len(self.manager.records)} of {count} call records "
-                                   f"after {timeout:.0f} s")
-            time.sleep(0.2)
-        return list(self.manager.records)
-
     def wait_idle(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while self.manager.active and time.monotonic() < deadline:
             time.sleep(0.2)
-
-    def close(self) -> None:
-        try:
-            self.call(self.manager.stop(), timeout=120)
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join(10)
 
 
 # ---------------------------------------------------------------------------------- sipp
