@@ -69,11 +69,14 @@ class Transactions:
     Args:
         send: Writes one datagram.
         timers: T1/T2.
+        on_unacked: Called with the Call-ID when our 2xx to an INVITE got no ACK in 64·T1.
     """
 
-    def __init__(self, send: Send, timers: Timers | None = None) -> None:
+    def __init__(self, send: Send, timers: Timers | None = None,
+                 on_unacked: Callable[[str], None] | None = None) -> None:
         self.send = send
         self.timers = timers or Timers()
+        self.on_unacked = on_unacked
         self._clients: dict[str, _Client] = {}
         self._servers: dict[tuple[str, str], _Server] = {}
         self._acks: dict[tuple[str, int], tuple[bytes, tuple[str, int], float]] = {}
@@ -184,7 +187,8 @@ class Transactions:
         self.send(data, addr)
         if request.method == "INVITE" and (resp.status or 0) >= 200 and server.final is None:
             server.final = resp.status
-            server.retransmit = asyncio.ensure_future(self._repeat(data, addr))
+            call_id = request.call_id if (resp.status or 0) < 300 else None
+            server.retransmit = asyncio.ensure_future(self._repeat(data, addr, call_id))
 
     def final_status(self, request: SipMessage) -> int | None:
         """The final status already sent to ``request`` (None while it is pending)."""
@@ -204,7 +208,9 @@ class Transactions:
                     and req.cseq[0] == cseq):
                 self._stop(server)
 
-    async def _repeat(self, data: bytes, addr: tuple[str, int]) -> None:
+    async def _repeat(self, data: bytes, addr: tuple[str, int], call_id: str | None) -> None:
+        """Retransmit a final response until cancelled by the ACK; a 2xx never ACKed is
+        reported (the call is torn down, RFC 3261 §13.3.1.4)."""
         interval, waited = self.timers.t1, 0.0
         while waited < self.timers.timeout:
             await asyncio.sleep(interval)
@@ -212,6 +218,8 @@ class Transactions:
             self.send(data, addr)
             self.retransmissions += 1
             interval = min(interval * 2, self.timers.t2)
+        if call_id is not None and self.on_unacked is not None:
+            self.on_unacked(call_id)
 
     def unacked(self, call_id: str, cseq: int) -> bool:
         """Whether our final response to that INVITE is still waiting for its ACK."""

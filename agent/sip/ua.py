@@ -140,7 +140,7 @@ class UserAgent(asyncio.DatagramProtocol):
         self.port = port
         self.advertised = advertised or (host if host not in ("0.0.0.0", "") else "127.0.0.1")
         self.transport: asyncio.DatagramTransport | None = None
-        self.tx = Transactions(self._send, timers)
+        self.tx = Transactions(self._send, timers, handler.on_ack_timeout)
         self.malformed = 0
         self.handler_errors = 0
 
