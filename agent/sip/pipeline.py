@@ -116,8 +116,12 @@ class CallPipeline:
             item = self._q.get()
             t0 = time.perf_counter()
             if item is _END:
-                self._frames(ctl, assembler.flush(), time.perf_counter())
-                self._events(ctl.flush(), time.perf_counter())
+                try:
+                    self._frames(ctl, assembler.flush(), time.perf_counter())
+                    self._events(ctl.flush(), time.perf_counter())
+                except Exception as exc:  # the record is stored all the same
+                    logger.exception("call pipeline error at the end of the call")
+                    self.errors.append(f"{type(exc).__name__}: {exc}")
                 return
             kind, value, arrived = item
             try:
