@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT / "tests" / "e2e"))  # the sipp scenario builders of
 
 from sip_harness import answered, hang_up, invite, pause, rtp_stream, scenario, send  # noqa: E402
 
-from tierline.audio.g711 import ulaw_encode  # noqa: E402
+from tierline.audio.g711 import ulaw_decode, ulaw_encode  # noqa: E402
 
 GAP_S = 2.0
 HANGOVER_MS = 600
@@ -50,20 +50,26 @@ def data_dir() -> Path:
 
 
 def make_calls(folder: Path, pool: int, clips: int) -> list[dict]:
-    """``pool`` calls of ``clips`` AISHELL clips each: WAV (for replay) and μ-law (for sipp)."""
-    rows = [line.split("\t")[0] for line in
+    """``pool`` calls of ``clips`` AISHELL clips each (the longer sentences, at a phone line's
+    level), as μ-law for sipp and as the same μ-law decoded to WAV for the replay reference, so
+    both paths hear identical samples."""
+    rows = [line.split("\t") for line in
             (data_dir() / "selected_60.tsv").read_text(encoding="utf-8").splitlines()[1:]]
+    rows = [utt for utt, text in rows if len(text) >= 10]
     calls = []
     for k in range(pool):
         parts = [np.zeros(8000, dtype=np.float32)]
         for utt in rows[k * clips : (k + 1) * clips]:
             audio, rate = sf.read(str(data_dir() / "wav" / f"{utt}.wav"), dtype="float32")
-            parts += [soxr.resample(audio, rate, 8000), np.zeros(int(8000 * GAP_S), np.float32)]
+            audio = soxr.resample(audio, rate, 8000)
+            audio *= 0.5 / max(1e-6, float(np.abs(audio).max()))  # peak -6 dBFS
+            parts += [audio, np.zeros(int(8000 * GAP_S), np.float32)]
         pcm = np.clip(np.concatenate(parts) * 32768, -32768, 32767).astype(np.int16)
-        wav = folder / f"call{k}.wav"
-        sf.write(str(wav), pcm, 8000, subtype="PCM_16")
+        codes = ulaw_encode(pcm)
         raw = folder / f"call{k}.ul"
-        raw.write_bytes(ulaw_encode(pcm).tobytes())
+        raw.write_bytes(codes.tobytes())
+        wav = folder / f"call{k}.wav"
+        sf.write(str(wav), ulaw_decode(codes), 8000, subtype="PCM_16")
         calls.append({"name": f"call{k}", "wav": wav, "raw": raw, "seconds": len(pcm) / 8000})
     return calls
 

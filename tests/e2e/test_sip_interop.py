@@ -483,3 +483,46 @@ def test_outbound_call_to_a_sipp_phone(endpoint, workdir):
     assert sip["to"] == f"sip:*******1111@127.0.0.1:{phone_port}"  # the number is masked
     assert sip["rtp"]["packets_in"] > 200
     assert len(record["turns"]) >= 1  # the callee's speech was heard and decided
+
+
+def _hold_music(seconds: float, seed: int = 0) -> np.ndarray:
+    """Music-like audio: plucked three-note chords with overtones, 8 kHz int16."""
+    rng = np.random.default_rng(seed)
+    notes = [261.6, 293.7, 329.6, 349.2, 392.0, 440.0, 493.9, 523.3]
+    t = np.arange(int(8000 * 0.4)) / 8000
+    env = np.minimum(1, t * 20) * np.exp(-t * 2)
+    parts = []
+    for _ in range(int(seconds / 0.4)):
+        chord = rng.choice(notes, 3, replace=False)
+        parts.append(env * sum(np.sin(2 * np.pi * f * t) + 0.3 * np.sin(4 * np.pi * f * t)
+                               for f in chord))
+    x = np.concatenate(parts)
+    return (x / np.abs(x).max() * 0.3 * 32767).astype(np.int16)
+
+
+def test_hold_music_is_no_turn_and_a_hang_up_mid_turn_keeps_every_turn(endpoint, workdir):
+    """10 s of hold music, then a high-value caller who hangs up 0.3 s after their last word
+    (inside the endpointer's hangover): the music never becomes a turn, the words after it are
+    all heard, and the turn open at the hang-up is decided with the ones before it."""
+    from tierline.audio.g711 import ulaw_encode
+
+    name = "high_budget_senior_sales"
+    before = len(endpoint.manager.records)
+    speech, rate = sf.read(str(CALLS / f"{name}.wav"), dtype="int16")
+    assert rate == 8000
+    music = _hold_music(10.0)
+    raw = workdir / "music_then_caller.ul"
+    raw.write_bytes(ulaw_encode(np.concatenate([music, speech])).tobytes())
+    last_word = 16.2  # end of the sample's last spoken turn (samples/calls/README table)
+    offer = invite(user=name, formats="0 101", port="[rtpstream_audio_port]",
+                   rtpmaps="a=rtpmap:0 PCMU/8000\na=rtpmap:101 telephone-event/8000")
+    ms = int((len(music) / 8000 + last_word + 0.3) * 1000)
+    xml = scenario(send(offer), answered(), rtp_stream(raw, 0), pause(ms), hang_up())
+    done = run_sipp(xml, endpoint.port, workdir, name="music", timeout=ms / 1000 + 60)
+    assert done.returncode == 0, done.stdout[-2000:] + sipp_messages(workdir, "music")
+    (record,) = _new_records(endpoint, before)
+    turns = record["turns"]
+    assert turns and all(t["start_s"] >= len(music) / 8000 - 0.5 for t in turns), turns
+    assert record["final_tier"] == "high" and record["route"]["queue"] == "senior_sales"
+    assert len(turns) == 3, [t["text"] for t in turns]  # the last one closed by the hang-up
+    assert turns[-1]["end_s"] > len(music) / 8000 + 12.0
