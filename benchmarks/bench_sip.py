@@ -135,13 +135,14 @@ def run_level(n: int, calls: list[dict], endpoint, folder: Path) -> dict:
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     rss = watch.stop()
     by_user = {r["call"]["sip"]["from"].split(":")[1].split("@")[0]: r for r in records}
-    ok, turns = [], []
+    ok, turns, underruns = [], [], 0
     for i, (call, _) in enumerate(procs):
         rec = by_user.get(f"bench{i}")
         got = rec and (rec["final_tier"], rec["route"]["action"], rec["route"]["queue"])
         ok.append(bool(rec) and codes[i] == 0 and got == call["expected"]
                   and len(rec["turns"]) == call["turns"])
         turns += rec["turns"] if rec else []
+        underruns += rec["call"]["sip"]["rtp"]["underruns"] if rec else 0
     lat = {k: [t["latency_ms"][k] for t in turns] for k in ("asr", "nlu", "tier", "decision")}
     wait = [d - a - n_ - t for d, a, n_, t in zip(lat["decision"], lat["asr"], lat["nlu"],
                                                   lat["tier"], strict=True)]
@@ -161,7 +162,9 @@ def run_level(n: int, calls: list[dict], endpoint, folder: Path) -> dict:
             "cpu_s": round(cpu, 1), "wall_s": round(wall, 1),
             "cpu_s_per_call": round(cpu / n, 2),
             "cpu_per_call_pct_of_core": round(100 * cpu / n / wall, 1),
-            "peak_rss_mb": round(rss / 2**20)}
+            "peak_rss_mb": round(rss / 2**20),
+            "underruns_per_call": round(underruns / n, 1),
+            "decisions": [by_user[u]["final_tier"] for u in sorted(by_user)]}
 
 
 def main() -> int:

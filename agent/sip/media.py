@@ -132,6 +132,7 @@ class RtpLeg(asyncio.DatagramProtocol):
         self.malformed = 0
         self.packets_in = 0
         self.packets_out = 0
+        self.underruns = 0
         self.digits: list[str] = []
         self.muted = False
 
@@ -242,6 +243,8 @@ class RtpLeg(asyncio.DatagramProtocol):
         if len(self._fifo) >= TICK:
             out, self._fifo = self._fifo[:TICK], self._fifo[TICK:]
             return out
+        if time.monotonic() - self.last_rx < 0.2:
+            self.underruns += 1  # the peer is sending, but not in time: silence goes in
         out = np.concatenate([self._fifo, SILENCE[: TICK - len(self._fifo)]])
         self._fifo = self._fifo[:0]
         return out
@@ -265,4 +268,5 @@ class RtpLeg(asyncio.DatagramProtocol):
     def stats(self) -> dict[str, int]:
         return {"packets_in": self.packets_in, "packets_out": self.packets_out,
                 "rejected_source": self.rejected_source, "rejected_pt": self.rejected_pt,
-                "malformed": self.malformed, **self.jitter.stats()}
+                "malformed": self.malformed, "underruns": self.underruns,
+                **self.jitter.stats()}
