@@ -9,16 +9,17 @@ queue table serves both transports.
 from __future__ import annotations
 
 import ipaddress
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-from tierline.agent.livekit.config import ConfigError, LiveKitConfig, _build, _section, parse_config
+from tierline.agent.livekit.config import (
+    ConfigError,
+    LiveKitConfig,
+    _build,
+    _section,
+    parse_config,
+    read_toml,
+)
 from tierline.agent.sip.sdp import CODECS
 
 SHARED = ("tts", "prompts", "queues", "dtmf")
@@ -125,13 +126,4 @@ def load(path: str | Path | None) -> SipEndpointConfig:
     """Read the file (None: defaults, no queue targets)."""
     if path is None:
         return SipEndpointConfig()
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    return parse(data, str(path))
+    return parse(read_toml(path), str(path))

@@ -118,7 +118,10 @@ class Transactions:
                 break
             if invite and client.got_provisional and waited >= 300:
                 break  # an INVITE that rings for 5 minutes is abandoned by the caller's timer
-            interval = interval * 2 if invite else min(interval * 2, self.timers.t2)
+            if invite and not client.got_provisional:
+                interval *= 2  # Timer A doubles without bound until Timer B
+            else:  # Timer E; and a ringing INVITE only waits, T2 at a time
+                interval = min(interval * 2, self.timers.t2)
         if not client.future.done():
             client.future.set_result(response(client.request, 408, "Request Timeout"))
 

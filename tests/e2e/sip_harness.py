@@ -108,41 +108,23 @@ Content-Length: [len]
 """
 
 
-ACK = """ACK sip:bot@[remote_ip]:[remote_port] SIP/2.0
+def _in_dialog(method: str, cseq: int) -> str:
+    """A request of the caller inside its dialog (To with the endpoint's tag)."""
+    return f"""{method} sip:bot@[remote_ip]:[remote_port] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 From: <sip:caller@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
 [last_To:]
 Call-ID: [call_id]
-CSeq: 1 ACK
+CSeq: {cseq} {method}
 Contact: <sip:caller@[local_ip]:[local_port]>
 Max-Forwards: 70
 Content-Length: 0
 
 """
 
-BYE = """BYE sip:bot@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:caller@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-[last_To:]
-Call-ID: [call_id]
-CSeq: 2 BYE
-Contact: <sip:caller@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Length: 0
 
-"""
-
-OK_TO_REQUEST = """SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:caller@[local_ip]:[local_port]>
-Content-Length: 0
-
-"""
-
+ACK = _in_dialog("ACK", 1)
+BYE = _in_dialog("BYE", 2)
 
 def send(msg: str, retrans: bool = True) -> str:
     attr = ' retrans="500"' if retrans else ""
