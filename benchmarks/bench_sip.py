@@ -3,15 +3,16 @@
 Calls are made of AISHELL-1 clips (../shared/data/aishell1_sample, or $TIERLINE_DATA), several
 per call with pauses between them so each clip is a caller turn, rendered to 8 kHz μ-law and
 streamed by sipp (one sipp per call, all started together). The expected decision of each call
-is what `tierline replay` decides on the same audio (computed first, same models). A live line
-starts at an arbitrary phase of the 20 ms frame grid, and the endpointer can place a turn's
-onset up to half a second differently when the audio moves by 5-10 ms (measured: AISHELL
-sentences starts at 14.82 s or 14.36 s), which can change what Whisper hears
-and flip a decision near a tier boundary; so replay decides each candidate call twice, as
-recorded and 10 ms later, and only calls decided the same both times (and not within
+is what `tierline replay` decides on the same audio (computed first, same models).
+
+A live line starts at an arbitrary phase of the 20 ms frame grid, and the endpointer can place
+a turn's onset up to half a second differently when the audio comes 5-10 ms later (measured on
+one of these calls: a turn starting at 14.82 s starts at 14.36 s), which can change what
+Whisper hears and flip a decision near a tier boundary. So replay decides each candidate call
+twice, as recorded and 10 ms later, and only calls decided the same both times (and not within
 ``--margin`` of a tier boundary) form the pool.
-For
-N = 1, 2, 3, ... the benchmark reports whether every call completed with the expected final
+
+For N = 1, 2, 3, ... the benchmark reports whether every call completed with the expected final
 tier and route, the p95 of ``latency_ms.decision`` (the caller's turn detected → route decision,
 the same measure as replay --realtime) over all turns, the CPU the endpoint process used per
 call, its resident memory, and where the time went (Whisper, waiting for Whisper, NLU, tier).
