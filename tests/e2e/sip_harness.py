@@ -316,17 +316,21 @@ def baresip_dial(target: str, wav: Path, workdir: Path, seconds: int,
 
 
 # ---------------------------------------------------------------------------------- the agent
-AGENT_OK = """SIP/2.0 200 OK
+def _agent_answer(status: str, sdp: str = "") -> str:
+    """The agent's response to the INVITE (its tag on To; with ``sdp``, an answer)."""
+    body = (f"Content-Type: application/sdp\nContent-Length: [len]\n\n{sdp}" if sdp
+            else "Content-Length: 0\n")
+    return f"""SIP/2.0 {status}
 [last_Via:]
 [last_From:]
 [last_To:];tag=[pid]agent[call_number]
 [last_Call-ID:]
 [last_CSeq:]
 Contact: <sip:agent@[local_ip]:[local_port]>
-Content-Type: application/sdp
-Content-Length: [len]
+{body}"""
 
-v=0
+
+AGENT_SDP = """v=0
 o=agent 1 1 IN IP[local_ip_type] [local_ip]
 s=-
 c=IN IP[media_ip_type] [media_ip]
@@ -335,16 +339,8 @@ m=audio [media_port] RTP/AVP 8 0
 a=rtpmap:8 PCMA/8000
 a=rtpmap:0 PCMU/8000
 """
-
-AGENT_RINGING = """SIP/2.0 180 Ringing
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]agent[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:agent@[local_ip]:[local_port]>
-Content-Length: 0
-"""
+AGENT_OK = _agent_answer("200 OK", AGENT_SDP)
+AGENT_RINGING = _agent_answer("180 Ringing")
 
 BYE_OK = """SIP/2.0 200 OK
 [last_Via:]
