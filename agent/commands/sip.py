@@ -68,6 +68,7 @@ def _endpoint(args: argparse.Namespace):
     from tierline.agent.clikit import load_asr, load_nlu
     from tierline.agent.session import Models
     from tierline.agent.sip.config import load
+    from tierline.audio.prosody import prewarm
 
     config = load(args.config)
     server = config.server
@@ -78,7 +79,9 @@ def _endpoint(args: argparse.Namespace):
             raise UsageError(f"--port must be 0-65535, not {args.port}")
         server = replace(server, port=args.port)
     config = replace(config, server=server)
-    return config, Models(nlu=load_nlu(args), asr=load_asr(args))
+    models = Models(nlu=load_nlu(args), asr=load_asr(args))
+    prewarm()  # librosa/numba start-up must not land in the first turn's decision latency
+    return config, models
 
 
 def _endpointing(args: argparse.Namespace):
@@ -92,21 +95,16 @@ def run_serve(args: argparse.Namespace) -> int:
     import asyncio
     import logging
 
-    from tierline.agent.clikit import turn_line
+    from tierline.agent.clikit import summary_line, turn_line
     from tierline.agent.sip.server import CallManager, serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     config, models = _endpoint(args)
-    from tierline.audio.prosody import prewarm
-
-    prewarm()
 
     def show(call, turn) -> None:
         print(f"[{call.short_id}] {turn_line(turn)}", flush=True)
 
     def done(record: dict) -> None:
-        from tierline.agent.clikit import summary_line
-
         print(summary_line(record["call"]["id"], record), flush=True)
 
     manager = CallManager(config, models, _endpointing(args), on_turn=show, on_record=done)
