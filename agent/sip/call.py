@@ -25,7 +25,7 @@ from tierline.agent.livekit.telephony import TransferOutcome, handoff_headers
 from tierline.agent.session import CallSession
 from tierline.agent.sip import sdp
 from tierline.agent.sip.media import RtpLeg
-from tierline.agent.sip.message import SipMessage, mask_number, uri_of
+from tierline.agent.sip.message import SipMessage
 from tierline.agent.sip.pipeline import CallPipeline, DigitDecided, TurnDecided
 from tierline.agent.sip.recording import CallRecorder
 from tierline.agent.sip.transfer import SipTelephony, sipfrag_status
@@ -356,8 +356,3 @@ class SipCall:
                 task.cancel()
         self.manager.finished(self)
         self.ended.set()
-
-
-def masked(header: str | None) -> str:
-    """A From/To URI with its number masked (records and logs never show the whole number)."""
-    return mask_number(uri_of(header or ""))

@@ -333,3 +333,9 @@ def mask_number(uri: str) -> str:
     if at:
         return f"{scheme}:{mask(user)}@{host}"
     return f"{scheme}:{mask(rest)}" if scheme.lower() == "tel" else uri
+
+
+def masked(header: str | None) -> str:
+    """The URI of a From/To header with its number masked (records and logs never show the
+    whole number)."""
+    return mask_number(uri_of(header or ""))

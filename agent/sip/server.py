@@ -28,10 +28,17 @@ from tierline.agent.policy import RoutingPolicy
 from tierline.agent.records import TurnRecord
 from tierline.agent.session import CallSession, Models
 from tierline.agent.sip import sdp
-from tierline.agent.sip.call import PromptCache, SipCall, masked
+from tierline.agent.sip.call import PromptCache, SipCall
 from tierline.agent.sip.config import SipEndpointConfig
 from tierline.agent.sip.media import RtpLeg
-from tierline.agent.sip.message import SipMessage, host_port, new_tag, uri_of, user_of
+from tierline.agent.sip.message import (
+    SipMessage,
+    host_port,
+    masked,
+    new_tag,
+    uri_of,
+    user_of,
+)
 from tierline.agent.sip.recording import prune, safe_name
 from tierline.agent.sip.ua import Dialog, UserAgent
 from tierline.audio.endpointer import EndpointingConfig
