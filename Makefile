@@ -6,7 +6,9 @@ SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEBS := espeak-ng sox libsndfile1 chromium fonts-wqy-microhei
+DEBS := espeak-ng sox libsndfile1 chromium fonts-wqy-microhei sip-tester baresip-core
+# chromium + fonts-wqy-microhei: the report's browser test; sip-tester (sipp) and baresip-core:
+# real SIP peers of the endpoint's interop tests (tests/e2e/test_sip_*)
 STAMPS := .stamps
 export TIERLINE_HOME ?= $(HOME)/.cache/tierline
 
