@@ -30,6 +30,7 @@ from tierline.agent.session import CallSession
 from tierline.audio.bargein import BargeInController, StopPrompt, UserTurn
 from tierline.audio.endpointer import EndpointingConfig, make_endpointer
 from tierline.audio.stream import FrameAssembler
+from tierline.audio.turn_clock import FrameClock
 
 logger = logging.getLogger("tierline.sip")
 
@@ -112,13 +113,14 @@ class CallPipeline:
         hear = self.session.hear if self.session.asr is not None else None
         ctl = BargeInController(endpointer=make_endpointer(self.endpointing, hear))
         assembler = FrameAssembler()
+        clock = FrameClock()  # dates each turn by its last voiced frame, as replay does
         while True:
             item = self._q.get()
             t0 = time.perf_counter()
             if item is _END:
                 try:
-                    self._frames(ctl, assembler.flush(), time.perf_counter())
-                    self._events(ctl.flush(), time.perf_counter())
+                    self._frames(ctl, clock, assembler.flush(), time.perf_counter())
+                    self._events(ctl.flush(), clock, time.perf_counter())
                 except Exception as exc:  # the record is stored all the same
                     logger.exception("call pipeline error at the end of the call")
                     self.errors.append(f"{type(exc).__name__}: {exc}")
@@ -126,7 +128,7 @@ class CallPipeline:
             kind, value, arrived = item
             try:
                 if kind == "audio":
-                    self._frames(ctl, assembler.push(value, self.rate), arrived)
+                    self._frames(ctl, clock, assembler.push(value, self.rate), arrived)
                 elif kind == "prompt":
                     if value is None:
                         ctl.end_prompt()
@@ -139,17 +141,20 @@ class CallPipeline:
                 self.errors.append(f"{type(exc).__name__}: {exc}")
             self.busy_s += time.perf_counter() - t0
 
-    def _frames(self, ctl: BargeInController, frames: list, arrived: float) -> None:
+    def _frames(self, ctl: BargeInController, clock: FrameClock, frames: list,
+                arrived: float) -> None:
         for frame in frames:
             self.position_s = frame.end_s
-            self._events(ctl.push(frame), arrived)
+            clock.arrived(frame.end_s, arrived)
+            self._events(ctl.push(frame), clock, arrived)
 
-    def _events(self, events: list, arrived: float) -> None:
+    def _events(self, events: list, clock: FrameClock, arrived: float) -> None:
         for event in events:
             if isinstance(event, StopPrompt):
                 self.post(event)
             elif isinstance(event, UserTurn) and event.utterance is not None:
-                turn = self.session.on_utterance(event.utterance, detected_at=arrived)
+                turn = self.session.on_utterance(event.utterance,
+                                                 clock.timing(event.utterance, arrived))
                 if turn is not None:
                     self.post(TurnDecided(turn, event.interrupted))
 

@@ -24,7 +24,6 @@ from typing import Any
 
 from tierline.agent.livekit.telephony import _SIP_OUTCOME
 from tierline.agent.outbound import permit_dial
-from tierline.agent.policy import RoutingPolicy
 from tierline.agent.records import TurnRecord
 from tierline.agent.session import CallSession, Models
 from tierline.agent.sip import sdp
@@ -198,7 +197,7 @@ class CallManager:
                 "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "sip": {"call_id": invite.call_id, "from": masked(invite.get("from")),
                         "to": masked(invite.get("to"))}}
-        policy = RoutingPolicy(queues=self.config.shared.queue_targets())
+        policy = self.config.shared.policy()
         return CallSession(self.models, customer, call, policy)
 
     def on_ack(self, req: SipMessage, addr: tuple[str, int]) -> None:
