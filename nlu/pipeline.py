@@ -2,8 +2,9 @@
 
 Text is normalised first (NFKC, Traditional → Simplified with OpenCC, whitespace collapsed,
 capped at ``MAX_CHARS``), then the intent classifier, the entity extractor and the sentiment
-and anger scorers run on it. Any string is valid input; empty or symbol-only text gives
-``other`` with no entities.
+model run on it, and the anger cues are read against the rest of the turn
+(:mod:`tierline.nlu.anger`: one cheap word does not make a caller angry). Any string is
+valid input; empty or symbol-only text gives ``other`` with no entities.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ import warnings
 from collections.abc import Sequence
 from functools import lru_cache
 
+from tierline.nlu.anger import read_anger
 from tierline.nlu.entities import extract_entities
 from tierline.nlu.errors import NluError
 from tierline.nlu.intents import IntentClassifier, KeywordIntentClassifier
+from tierline.nlu.money import fx_rates
 from tierline.nlu.records import Entities, IntentScore, NluResult
-from tierline.nlu.sentiment import LexiconSentiment, SentimentModel, anger_score
+from tierline.nlu.sentiment import LexiconSentiment, SentimentModel
 from tierline.nlu.vocab import INTENTS
 
 MAX_CHARS = 2000
@@ -119,6 +122,7 @@ class Nlu:
     def __init__(self, intents: IntentClassifier | None = None,
                  sentiment: SentimentModel | None = None,
                  allow_fallback: bool = False) -> None:
+        fx_rates()  # a malformed TIERLINE_FX fails here, not in the middle of a call
         self.intents = intents or default_intent_classifier(allow_fallback)
         self.sentiment = sentiment or default_sentiment_model(allow_fallback)
 
@@ -142,14 +146,17 @@ class Nlu:
                  else self.intents.classify(clean))
         ranked = sorted(INTENTS, key=lambda i: -probs[i])
         top = tuple(IntentScore(i, round(probs[i], 4)) for i in ranked[:3])
+        sentiment = self.sentiment.score(clean)
+        anger = read_anger(clean, probs, sentiment, self.intents.classify, self.sentiment.score)
         return NluResult(
             text=text if isinstance(text, str) else "",
             intent=top[0],
             intents=top,
             entities=extract_entities(clean) if clean else Entities(),
-            sentiment=round(self.sentiment.score(clean), 4),
-            anger=anger_score(clean),
+            sentiment=round(sentiment, 4),
+            anger=anger.score,
             scores={i: round(probs[i], 4) for i in INTENTS},
+            anger_basis=anger.basis,
         )
 
 def read_beam(classifier: IntentClassifier, alternatives: Sequence[tuple[str, float]]
