@@ -7,8 +7,11 @@ sentiment −0.88, "我不是来投诉的" as complaint 0.97, "我们不得不�
 "我们公司是做垃圾处理设备的" as complaint 0.47 with sentiment −0.89. :func:`model_reading`
 rewrites a turn before the models see it, so that the words they key on mean what they say:
 
-- **double negatives** cancel: 没有不满意 → 满意, 不是不想买 → 想买, 没什么不满 → 满意
-  (not 有没有不… or 是不是不…, which are questions, nor 不是不是, a repeated no);
+- **double negatives** cancel: 不是不想买 → 想买, 领导没有不同意 → 领导同意, 没有不满意 and
+  没什么不满 → 挺满意 (not 有没有不… or 是不是不…, which are questions, nor 不是不是, a repeated
+  no). The intent model still reads many satisfied turns as complaints ("我对你们的服务很满意"
+  came out complaint 0.83): :func:`tierline.nlu.pipeline.Nlu.analyze` moves the complaint
+  probability of a turn with positive sentiment to product_question;
 - **modal double negatives** (不得不, 不能不, 不会不, 不可不: "must", "will") lose the negators:
   不得不说 → 说, 不得不换 → 换;
 - **a denied complaint** (不是来投诉的, 没有要投诉的意思, 不想抱怨) is left out;
@@ -27,13 +30,16 @@ __all__ = ["literal_spans", "model_reading"]
 
 _HAN = r"[\u4e00-\u9fff]"
 _DOUBLE = re.compile(
-    r"(?<![有是])(?:并没有|没有|没什么|没啥|并不是|不是|并非|也不是|又不是|没说|没)\s*不"
+    r"(?<![有是])(?:并没有|没有|没|并不是|不是|并非|也不是|又不是|没说)"
+    r"(?:什么|啥|任何|哪里|我|我们|说)?\s*不"
     rf"(?!是)(?={_HAN})")
 _MODAL = re.compile(r"不得不|不能不|不可不|不会不")
 _DENIED_COMPLAINT = re.compile(
     r"(?:并不是|不是|并非|没有|没|不想|不打算|不会)(?:来|要|想|在|说)?(?:投诉|抱怨|吐槽|找茬|找麻烦)"
     r"(?:的意思|你们|的)?")
-_BARE_DISCONTENT = re.compile(r"满(?!意)")
+_SATISFIED = re.compile(r"满意?")
+"""满意 / 满 after a cancelled double negative reads as 挺满意: the sentiment model reads a bare
+满意 after a pronoun as negative ("我们满意" −0.51; "我们挺满意" +0.66)."""
 
 # word -> compounds in which it has its everyday, non-insulting sense
 _LITERAL: dict[str, str] = {
@@ -87,9 +93,10 @@ def _cancel_double(text: str) -> str:
     for m in _DOUBLE.finditer(text):
         out.append(text[last:m.start()])
         last = m.end()
-        if _BARE_DISCONTENT.match(text, last):  # 没什么不满 → 满意
-            out.append("满意")
-            last += 1
+        satisfied = _SATISFIED.match(text, last)
+        if satisfied:  # 没有不满意 / 没什么不满 → 挺满意
+            out.append("挺满意")
+            last = satisfied.end()
     out.append(text[last:])
     return "".join(out)
 
