@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from tierline.nlu.money import Money
 
-__all__ = ["Mention", "choose", "negated"]
+__all__ = ["Mention", "choose", "corrects_earlier", "negated"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,16 @@ _PLAN = re.compile(
     r"|后期|二期|三期|下一步|最终|最后|逐步|陆续|后面|到时候|再")
 _BOUND = re.compile(r"(?:最多|顶多|最高|不超过|上限|封顶|撑死|至多|至少|起码|最少|不少于|不低于"
                     r"|少说)(?:也|能|是|就|有|要|得|到|只)*\s*$")
+
+
+_RESTATE = re.compile(r"不对|说错|错了|口误|更正|纠正|应该是|准确(?:地|的)?(?:说|讲)|其实|实际上"
+                      r"|我是说|哦不|改一下|修正|不是这个数")
+
+
+def corrects_earlier(text: str) -> bool:
+    """True when a turn corrects what the caller said before ("刚才说错了，预算是七万"): its
+    amounts replace the earlier ones instead of adding to the call's largest."""
+    return bool(text) and bool(_RESTATE.search(text))
 
 
 def negated(text: str, start: int) -> bool:

@@ -25,9 +25,10 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
+from tierline.nlu.amounts import corrects_earlier
 from tierline.segmentation.features import CustomerProfile
 from tierline.segmentation.records import TIERS, TierUpdate, TurnEvidence
-from tierline.segmentation.state import HIGH_BUDGET_CNY, HIGH_SEATS, TRIVIAL_SEATS
+from tierline.segmentation.state import HIGH_BUDGET_CNY, HIGH_SEATS, TRIVIAL_SEATS, keep_amount
 
 INTENT_DECAY = 0.6
 HYSTERESIS = 0.15
@@ -138,8 +139,13 @@ class RuleTierScorer:
         out: list[_Contribution] = []
         existing = self.customer.is_existing_customer
         counts, w = self._said()
-        budget = max((t.budget_cny for t in self._turns if t.budget_cny), default=None)
-        seats = max((t.seats for t in self._turns if t.seats), default=None)
+        budget = seats = None
+        for t in self._turns:
+            restated = corrects_earlier(t.text)
+            if t.budget_cny:
+                budget = keep_amount(budget, t.budget_cny, restated)
+            if t.seats:
+                seats = int(keep_amount(seats, t.seats, restated))
         buying = sum(w.get(k, 0.0) for k in ("purchase_intent", "bulk_purchase"))
         latest = self._turns[-1]
         decisive = 0.0

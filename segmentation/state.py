@@ -15,8 +15,9 @@ renders, together with the caller's CRM record, a vector laid out as :data:`FEAT
   flag, the optional RFM columns and how many features were defaulted.
 
 Amounts and counts persist at their maximum, so a budget said in turn 1 still counts in
-turn 3. :data:`GROUPS` names the slices a reason sentence is built from;
-:data:`TEXT_BLIND` are the columns a model without the words may use.
+turn 3, unless a later turn corrects them ("刚才说错了，预算是七万": the last stated value wins,
+:func:`tierline.nlu.amounts.corrects_earlier`). :data:`GROUPS` names the slices a reason
+sentence is built from; :data:`TEXT_BLIND` are the columns a model without the words may use.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tierline.nlu.amounts import corrects_earlier
 from tierline.nlu.vocab import INTENTS
 from tierline.segmentation.cues import says_expansion, says_renewal
 from tierline.segmentation.features import CRM_FEATURES, CustomerProfile
@@ -109,6 +111,12 @@ GROUPS: dict[str, tuple[int, ...]] = {
 """Feature slices that a reason sentence stands for (see :mod:`tierline.segmentation.reasons`)."""
 
 
+def keep_amount(held: float | None, said: float, restated: bool) -> float:
+    """The call's amount after a turn states ``said``: the larger of the two, or ``said``
+    when the turn corrects an earlier amount."""
+    return said if restated or held is None else max(held, said)
+
+
 def crm_vector(customer: CustomerProfile) -> np.ndarray:
     """The CRM columns of the feature vector (see :data:`FEATURE_NAMES`)."""
     f = customer.features
@@ -170,10 +178,11 @@ class EvidenceState:
         for name in said:
             self.counts[name] = self.counts.get(name, 0) + 1
         self._recent.append(probs)
+        restated = corrects_earlier(ev.text)
         if ev.budget_cny:
-            self.budget = max(self.budget or 0.0, float(ev.budget_cny))
+            self.budget = keep_amount(self.budget, float(ev.budget_cny), restated)
         if ev.seats:
-            self.seats = max(self.seats or 0, int(ev.seats))
+            self.seats = int(keep_amount(self.seats, int(ev.seats), restated))
         if ev.competitor:
             self.competitor = ev.competitor
         self.expansion = self.expansion or says_expansion(ev.text)

@@ -124,3 +124,27 @@ def test_a_malformed_rate_is_one_clear_error(monkeypatch, bad: str) -> None:
         fx_rates()
     with pytest.raises(NluError, match=FX_ENV):
         Nlu()
+
+
+def test_a_later_turn_that_corrects_replaces_the_calls_amount() -> None:
+    from tierline.segmentation.records import TurnEvidence
+    from tierline.segmentation.rules import RuleTierScorer
+    from tierline.segmentation.state import EvidenceState
+
+    nlu = Nlu()
+    turns = ["我们这个项目预算大概六十万", "我们有一百五十个销售",
+             "不好意思，刚才说错了，预算是六万，人的话其实就十五个"]
+    state, rules = EvidenceState(), RuleTierScorer()
+    for text in turns:
+        r = nlu.analyze(text)
+        ev = TurnEvidence(intent_scores=r.scores, budget_cny=r.entities.budget_cny,
+                          seats=r.entities.seats, text=text)
+        state.add(ev)
+        update = rules.update(ev)
+    assert (state.budget, state.seats) == (60_000, 15)
+    assert update.label != "high"
+    # without a correction word the call keeps its largest amount
+    state = EvidenceState()
+    for text in ("预算六十万", "另外一个部门预算六万"):
+        state.add(TurnEvidence(budget_cny=Nlu().analyze(text).entities.budget_cny, text=text))
+    assert state.budget == 600_000
