@@ -1,4 +1,4 @@
-"""Compliance and etiquette: opt-out phrases, the do-not-call list, one interruption per turn.
+"""Compliance and etiquette: opt-out detection, the do-not-call list, one interruption per turn.
 
 The do-not-call (DNC) list is a SQLite file, by default ``$TIERLINE_HOME/dnc.sqlite3``, shared
 by every transport on the machine; every outbound dial passes
@@ -14,27 +14,54 @@ import time
 from pathlib import Path
 
 from tierline.dialects.models import tierline_home
+from tierline.nlu.call_acts import CallActModel, load_call_acts
 from tierline.nlu.pipeline import normalize
 
 
 class OptOut:
-    """Detects opt-out phrases ("别再打了", "不要再打") in a caller turn.
+    """Detects a caller opting out of calls: the KB's phrases as a floor, and a model.
+
+    A phrase of the list ("别再打了", "不要再打") always counts; the call-act model
+    (:mod:`tierline.nlu.call_acts`, set for recall) adds the paraphrases the list misses
+    ("以后别再打过来了", "把我号码删了", "天天打烦不烦"). Honouring an opt-out is a legal
+    obligation, so either is enough. The model reads the turn without the 打 of the KB's
+    ``not_before`` words (不要再打折了 is about discounts for the model too).
 
     Args:
         phrases: Opt-out phrases (from the KB's ``compliance.opt_out_phrases``).
         not_before: Characters that, right after a phrase, make it something else
             (不要再打折了 is about discounts).
+        model: The call-act model (default: the shipped one).
+        use_model: Set False for the phrase list alone.
     """
 
-    def __init__(self, phrases: tuple[str, ...], not_before: str = "") -> None:
+    def __init__(self, phrases: tuple[str, ...], not_before: str = "",
+                 model: CallActModel | None = None, use_model: bool = True) -> None:
         alts = "|".join(re.escape(normalize(p)) for p in sorted(phrases, key=len, reverse=True))
         tail = f"(?![{re.escape(not_before)}])" if not_before else ""
         self._re = re.compile(f"(?:{alts}){tail}", re.IGNORECASE)
+        self._not_calling = (re.compile(f"打(?=[{re.escape(not_before)}])") if not_before
+                             else None)
+        self.model = (model or load_call_acts()) if use_model else None
 
-    def match(self, text: str) -> str | None:
-        """The opt-out phrase said in ``text``, or None."""
+    def phrase(self, text: str) -> str | None:
+        """The listed opt-out phrase said in ``text``, or None (the floor alone)."""
         m = self._re.search(normalize(text))
         return m.group(0) if m else None
+
+    def match(self, text: str) -> str | None:
+        """Why ``text`` is an opt-out: the listed phrase, or ``model <probability>``; None
+        when it is not one."""
+        return self.phrase(text) or self.by_model(text)
+
+    def by_model(self, text: str) -> str | None:
+        """``model <probability>`` when the call-act model reads ``text`` as an opt-out."""
+        if self.model is None:
+            return None
+        if self._not_calling is not None:  # 打折 / 打款 / 打印: the KB says 打 is not calling
+            text = self._not_calling.sub("", normalize(text))
+        act = self.model.read(text)
+        return f"model {act.score:.2f}" if act.label == "opt_out" else None
 
 
 def normalize_number(number: str) -> str:
