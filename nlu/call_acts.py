@@ -8,7 +8,9 @@ A small character n-gram logistic regression (``nlu/models/call_acts.json``, tra
   model's threshold is set for recall (:attr:`CallActModel.thresholds`) and the dialog keeps
   the knowledge base's phrase list as a floor;
 - ``callback``: the caller cannot talk now and asks for, or accepts, a call later
-  (现在在开会，没空; 你明天下午三点再打过来);
+  (现在在开会，没空; 你明天下午三点再打过来); besides the model, a floor of busy words
+  (:data:`BUSY`: 在开会, 走不开, 抽不开身, 不方便说话 ...) counts when the turn neither lets
+  the bot go on (:data:`GO_ON`: 你说吧, 长话短说, 稍等) nor refuses (:data:`REFUSE`);
 - ``other``: everything else, refusals of the product included.
 
 Features are the turn's characters after :func:`tierline.nlu.pipeline.normalize`, lower
@@ -30,8 +32,8 @@ from pathlib import Path
 
 from tierline.nlu.errors import NluError
 
-__all__ = ["ACTS", "ASK", "CALL_ACTS_MODEL", "CONTACT", "FORMAT", "STOP", "CallAct",
-           "CallActModel", "features", "load_call_acts"]
+__all__ = ["ACTS", "ASK", "BUSY", "CALL_ACTS_MODEL", "CONTACT", "FORMAT", "GO_ON", "REFUSE",
+           "STOP", "CallAct", "CallActModel", "busy", "features", "load_call_acts"]
 
 ACTS = ("opt_out", "callback", "other")
 FORMAT = "tierline-call-acts-v1"
@@ -46,6 +48,17 @@ STOP = re.compile(r"别|不要|不用|甭|勿|莫|唔好|覅|停止|拒绝|不�
 """Words that ask for something to stop or say it is unwanted."""
 ASK = re.compile(r"(?:打给|打|联系|回电话给|通知)我|给我(?:打|回|来)|回(?:个)?电话|联系一下")
 """Words that ask for a call (让销售联系我): the opposite of an opt-out."""
+BUSY = re.compile(
+    r"(?:在|要|去|正|马上)开会|开会呢|开着会|会议室|(?:现在|这会儿?|这边|手头|手上|正|在)"
+    r"(?:有点|太|很|特别|比较)?忙|忙着呢|没空|没时间|没工夫|(?:现在|这会儿?|说话|接电话)不方便"
+    r"|不方便(?:说话|接|讲|聊|通话)|走不开|抽不开身|脱不开身|腾不出|顾不上|手[上头]有事|有急事"
+    r"|(?:我|现在|正|这会儿?)(?:在|正在)?(?:开车|开着车|外面|外地|路上|高速|地铁|上课|吃饭|出差"
+    r"|见客户|办事|带孩子|排队|医院|工地|飞机)")
+"""Words of a caller who cannot talk now."""
+GO_ON = re.compile(r"你说|你讲|说吧|讲吧|快点说|长话短说|简单说|听着|稍等|等一下|等我一下|你等")
+"""Words that let the bot go on in spite of being busy (我在开车，你说吧)."""
+REFUSE = re.compile(r"不需要|不用了|没兴趣|不感兴趣|不考虑|不买|用不上|用不着|挂了|不要")
+"""Refusals: a busy refusal (没空，不需要) is a refusal, not a request for a callback."""
 _DIGIT = re.compile(r"\d")
 
 
@@ -65,6 +78,14 @@ def features(text: str) -> list[str]:
                                   ("<stop+contact>", contact and stop),
                                   ("<ask>", bool(ASK.search(core)))) if on]
     return grams
+
+
+def busy(text: str) -> bool:
+    """The busy floor: busy words, and neither go-on words nor a refusal."""
+    from tierline.nlu.pipeline import normalize
+
+    t = normalize(text) if isinstance(text, str) else ""
+    return bool(BUSY.search(t)) and not GO_ON.search(t) and not REFUSE.search(t)
 
 
 @dataclass(frozen=True)
@@ -116,11 +137,13 @@ class CallActModel:
         return {label: v / total for label, v in zip(self.labels, e, strict=True)}
 
     def read(self, text: str) -> CallAct:
-        """The act of one turn: ``opt_out`` at its threshold, then ``callback``, else other."""
+        """The act of one turn: ``opt_out`` at its threshold, then ``callback`` at its
+        threshold or by the busy floor (:func:`busy`), else ``other``."""
         p = self.probabilities(text)
-        for act in ("opt_out", "callback"):
-            if p.get(act, 0.0) >= self.thresholds.get(act, 0.5):
-                return CallAct(act, p)
+        if p.get("opt_out", 0.0) >= self.thresholds.get("opt_out", 0.5):
+            return CallAct("opt_out", p)
+        if p.get("callback", 0.0) >= self.thresholds.get("callback", 0.5) or busy(text):
+            return CallAct("callback", p)
         return CallAct("other", p)
 
     def to_json(self) -> dict:
