@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tierline.agent.dialog.compliance import normalize_number
+from tierline.agent.dialog.compliance import normalize_number, open_table
 from tierline.dialects.models import tierline_home
 from tierline.nlu.when import When
 
@@ -58,11 +58,9 @@ class CallbackList:
         self.path = Path(path) if path is not None else default_callback_path()
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(self.path, timeout=5.0)
-        con.execute("CREATE TABLE IF NOT EXISTS callbacks (id INTEGER PRIMARY KEY, number TEXT, "
-                    "call_id TEXT, due TEXT, exact INTEGER, said TEXT, asked_at REAL)")
-        return con
+        return open_table(self.path, "CREATE TABLE IF NOT EXISTS callbacks (id INTEGER PRIMARY "
+                                     "KEY, number TEXT, call_id TEXT, due TEXT, exact INTEGER, "
+                                     "said TEXT, asked_at REAL)")
 
     def add(self, number: str | None, call_id: str, when: When | None, said: str) -> int:
         """Record a request (``when`` None: no time named yet); returns its id."""

@@ -83,6 +83,19 @@ def default_dnc_path() -> Path:
     return tierline_home() / "dnc.sqlite3"
 
 
+def open_table(path: Path, schema: str) -> sqlite3.Connection:
+    """Connect to a small SQLite file of the agent (created on first use) with its table.
+
+    Args:
+        path: The file; its folder is created.
+        schema: ``CREATE TABLE IF NOT EXISTS ...`` for the file's one table.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = sqlite3.connect(path, timeout=5.0)
+    con.execute(schema)
+    return con
+
+
 class DncList:
     """The persisted do-not-call list.
 
@@ -94,11 +107,8 @@ class DncList:
         self.path = Path(path) if path is not None else default_dnc_path()
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(self.path, timeout=5.0)
-        con.execute("CREATE TABLE IF NOT EXISTS dnc (number TEXT PRIMARY KEY, added_at REAL, "
-                    "call_id TEXT, phrase TEXT)")
-        return con
+        return open_table(self.path, "CREATE TABLE IF NOT EXISTS dnc (number TEXT PRIMARY KEY, "
+                                     "added_at REAL, call_id TEXT, phrase TEXT)")
 
     def add(self, number: str, call_id: str = "", phrase: str = "") -> bool:
         """Put ``number`` on the list; True when it was not there before."""
