@@ -130,3 +130,14 @@ def test_the_phrase_list_stays_a_floor() -> None:
         assert floor.match(phrase) == full.match(phrase) == phrase
     assert full.match("以后别再打过来了") and floor.match("以后别再打过来了") is None
     assert full.match("能不能再打个折") is None
+
+
+def test_an_unwritable_callback_store_still_ends_the_call_politely(nlu, tmp_path) -> None:
+    blocked = tmp_path / "callbacks.sqlite3"
+    blocked.mkdir()  # a folder where the file should be: sqlite cannot open it
+    dm = DialogManager(load_kb(KB), phone=PHONE, config=DialogConfig(
+        use_llm=False, dnc_path=tmp_path / "dnc.sqlite3", callback_path=blocked), nlu=nlu,
+        started_at=NOW)
+    session = CallSession(Models(nlu=nlu), CustomerProfile(), {"id": "x"}, dialog=dm)
+    reply = session.on_text("我在开车，你明天上午十点再打").reply
+    assert reply.ended and reply.callback["at"] == "2026-12-10T10:00"

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -358,7 +359,7 @@ class DialogManager:
         if when is not None and st.callback_row is not None:
             try:
                 self.callbacks.set_time(st.callback_row, when, text)
-            except OSError as exc:
+            except (OSError, sqlite3.Error) as exc:
                 log.error("could not record the callback time of %s: %s", self.phone, exc)
         elif st.callback_row is None:
             st.callback_row = self._record_callback(when, text)
@@ -375,7 +376,7 @@ class DialogManager:
     def _record_callback(self, when: When | None, text: str) -> int | None:
         try:
             return self.callbacks.add(self.phone, self.call_id, when, text)
-        except OSError as exc:
+        except (OSError, sqlite3.Error) as exc:
             log.error("could not record the callback of %s: %s", self.phone, exc)
             return None
 
