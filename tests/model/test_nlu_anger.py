@@ -7,9 +7,9 @@ tierline.nlu.reading).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from helpers import paths
 
 from tierline.agent.session import CallSession, Models
 from tierline.audio.emotion import fuse_emotion
@@ -20,7 +20,7 @@ from tierline.nlu.reading import literal_spans, model_reading
 from tierline.nlu.sentiment import anger_cues
 from tierline.segmentation.features import CustomerProfile, parse_customer
 
-CALLS = Path(__file__).resolve().parents[1] / "samples" / "calls"
+CALLS = paths.CALLS
 
 
 @pytest.fixture(scope="module")
