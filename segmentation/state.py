@@ -111,12 +111,6 @@ GROUPS: dict[str, tuple[int, ...]] = {
 """Feature slices that a reason sentence stands for (see :mod:`tierline.segmentation.reasons`)."""
 
 
-def keep_amount(held: float | None, said: float, restated: bool) -> float:
-    """The call's amount after a turn states ``said``: the larger of the two, or ``said``
-    when the turn corrects an earlier amount."""
-    return said if restated or held is None else max(held, said)
-
-
 def crm_vector(customer: CustomerProfile) -> np.ndarray:
     """The CRM columns of the feature vector (see :data:`FEATURE_NAMES`)."""
     f = customer.features
@@ -178,11 +172,14 @@ class EvidenceState:
         for name in said:
             self.counts[name] = self.counts.get(name, 0) + 1
         self._recent.append(probs)
-        restated = corrects_earlier(ev.text)
-        if ev.budget_cny:
-            self.budget = keep_amount(self.budget, float(ev.budget_cny), restated)
-        if ev.seats:
-            self.seats = int(keep_amount(self.seats, int(ev.seats), restated))
+        if corrects_earlier(ev.text):  # "刚才说错了，是六万": the last stated value wins
+            self.budget = float(ev.budget_cny) if ev.budget_cny else self.budget
+            self.seats = int(ev.seats) if ev.seats else self.seats
+        else:
+            if ev.budget_cny:
+                self.budget = max(self.budget or 0.0, float(ev.budget_cny))
+            if ev.seats:
+                self.seats = max(self.seats or 0, int(ev.seats))
         if ev.competitor:
             self.competitor = ev.competitor
         self.expansion = self.expansion or says_expansion(ev.text)
