@@ -64,15 +64,16 @@ _NOT_USERS = re.compile(
     r"|股东|投资人)")
 """People counted after a people unit who are not users of the system (两名路人, 五百名客户)."""
 _SEAT_PREFIX = re.compile(
-    r"(?P<noun>人数|员工数?|用户数|坐席数|座席数|账号数|门店数|团队|编制|用的人|用的|在用的|要用的"
-    r"|使用的|会用的|客服|坐席|座席|销售|业务员|账号|门店|人(?=的话|这块|这边|方面)"
+    r"(?P<noun>人数|员工数?|用户数|坐席数|座席数|账号数|门店数|团队|编制"
+    r"|(?P<use>(?:在|要|会|需要)?(?:用|使用)(?:这套|这个)?(?:系统|软件|crm|CRM)?的人?)"
+    r"|客服|坐席|座席|销售|业务员|账号|门店|人(?=的话|这块|这边|方面)"
     r"|(?:坐席|座席|席位|账号|团队|人员|员工|用户)规模)"
     r"(?:的话|这块|这边|方面|有|是|大概|大约|约|在|差不多|就|也就|只有|才|一共|总共|其实|实际)*"
     r"\s*$")
 _USER_PREFIXES = frozenset({"用户数", "坐席数", "座席数", "账号数", "门店数", "坐席规模",
-                            "座席规模", "席位规模", "账号规模", "用户规模", "用的人", "用的",
-                            "在用的", "要用的", "使用的", "会用的", "客服", "坐席", "座席", "销售",
-                            "业务员", "账号", "门店"})
+                            "座席规模", "席位规模", "账号规模", "用户规模", "客服", "坐席", "座席",
+                            "销售", "业务员", "账号", "门店"})
+"""Nouns before a bare count that name users (the people who use it: 用系统的, 在用的, too)."""
 _DECIDES = re.compile(r"\s*(?:就|能|就能|来|也)?\s*"
                       r"(?:说了算|说了不算|说的算|定|决定|拍板|做主|做不了主|拿主意|签字|审批)")
 _BARE_COUNT = re.compile(r"\s*(?:来|多|余)?\s*(?P<cls>个|位|名|家)?"
@@ -232,11 +233,11 @@ def seat_mentions(text: str, spans: list[NumberSpan] | None = None) -> list[Ment
                      or bool(_USING.match(text, stop)))
             out.append(Mention(float(int(sp.value)), sp.start, stop, users))
             continue
-        before = text[max(0, sp.start - 8):sp.start]
+        before = text[max(0, sp.start - 12):sp.start]
         prefix = _SEAT_PREFIX.search(before)
         bare = _BARE_COUNT.match(text, sp.end)
         if prefix and bare and not _has_big_unit(sp):
-            users = prefix.group("noun") in _USER_PREFIXES
+            users = prefix.group("noun") in _USER_PREFIXES or bool(prefix.group("use"))
             out.append(Mention(float(int(sp.value)), sp.start, bare.end(), users))
         elif bare and out and bare.group("cls"):
             # ellipsis: 先上三十个坐席，年底扩到三百个 (the unit was said once)

@@ -64,6 +64,9 @@ def test_seats_when_a_turn_says_two(text: str, want: int | None) -> None:
     ("员工有八百多，不过只有十来个人会用", 10),
     ("我们厂三千工人，办公室里二十个人用电脑", 20),
     ("全公司五百人，销售四十个", 40),
+    # a plan about the headcount does not make it the users (users are counted first)
+    ("公司现在两百人，以后用系统的大概五十个", 50),
+    ("现在五十个人在用，明年公司会扩到三百人", 50),
     # people who are not users are no seat count
     ("每天来店里的有三百名顾客", None),
     ("我们服务了两千位患者", None),
