@@ -261,14 +261,12 @@ class CallManager:
     # ------------------------------------------------------------------ outbound
     async def dial(self, target: str, customer: CustomerProfile | None = None,
                    ringing_timeout_s: float = 30.0, greet: bool = True,
-                   on_sent: Callable[[], None] | None = None,
                    ) -> tuple[str, SipCall | None, int | None]:
         """Call ``target`` (a SIP URI); return (outcome, the call when answered, SIP status).
 
         The do-not-call gate is asked first: a refused target raises
-        :class:`~tierline.agent.outbound.DialRefused` before anything is sent. ``on_sent`` is
-        called just before the INVITE leaves (a campaign notes the attempt as dialled);
-        ``greet`` False leaves the opening to the caller of this method.
+        :class:`~tierline.agent.outbound.DialRefused` before anything is sent. ``greet`` False
+        leaves the opening to the caller of this method.
         """
         permit_dial(target)
         if target.startswith(("sip:", "sips:")):
@@ -284,8 +282,6 @@ class CallManager:
                           sdp.DTMF_PT)
         from_uri = f"sip:{self.config.trunk.from_user}@{self.ua.advertised}:{self.ua.port}"
         invite = self.ua.new_invite(uri, from_uri, [], offer)
-        if on_sent is not None:
-            on_sent()
         try:
             resp = await asyncio.wait_for(self.ua.request(invite, dest), ringing_timeout_s)
         except asyncio.TimeoutError:
