@@ -100,6 +100,7 @@ class SipCall:
         self._prompt_seq = 0
         self._tasks: set[asyncio.Task] = set()
         self.audio_taps: list[Callable[[np.ndarray], None]] = []  # e.g. answering-machine
+        self.muted = False  # True: turns are still decided, the bot no longer answers them
         leg.on_audio = self._on_audio
         leg.on_sent = lambda pcm: self.recorder.write("bot", pcm)
         leg.on_digit = self._on_digit
@@ -190,7 +191,7 @@ class SipCall:
     def _act(self, index: int | None, turn=None) -> None:
         """After a decision at turn ``index``: hand off, or reply, or stay quiet."""
         route = self.session.record.route
-        if self._ending:
+        if self._ending or self.muted:
             return
         if (route is not None and route.action == "transfer" and route.at_turn == index
                 and not self.transferring):
