@@ -35,6 +35,14 @@ def profile_of(lead: LeadState) -> CustomerProfile:
     return parse_customer(data)
 
 
+def dial_string(number: str) -> str:
+    """A SIP URI as written; a phone number without its spaces and dashes (+86… or digits)."""
+    number = number.strip()
+    if number.lower().startswith(("sip:", "sips:")):
+        return number
+    return re.sub(r"[^\d+]", "", number)
+
+
 class SipDialer:
     """Dials through a started :class:`~tierline.agent.sip.server.CallManager` (same loop).
 
@@ -52,7 +60,7 @@ class SipDialer:
     async def dial(self, lead: LeadState, attempt: int,
                    on_answered: Callable[[], None]) -> DialResult:
         outcome, call, status = await self.manager.dial(
-            lead.number, profile_of(lead), self.ringing_timeout_s, greet=False)
+            dial_string(lead.number), profile_of(lead), self.ringing_timeout_s, greet=False)
         if call is None:
             return DialResult(outcome, status)
         on_answered()

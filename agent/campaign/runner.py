@@ -257,6 +257,8 @@ class CampaignRunner:
         amd = result.amd.to_dict() if result.amd else None
         if result.outcome == "answered":
             tier, route, moved, call_id = results_of(result.record)
+            if result.amd is not None and result.amd.machine:
+                tier, route, moved = "", "", False  # a recording is not a lead's answer
             action = next_action(lead, result, moved, tier, route)
             self.store.finish(self.name, lead.lead_id, n, now, outcome="answered",
                               next_at=None, next_action=action, sip_status=result.sip_status,

@@ -81,6 +81,7 @@ async def screen(call, config: ScreeningConfig) -> AmdDecision:
     logger.info("call %s: %s (%.2f) %s", call.short_id, decision.outcome,
                 decision.confidence, "; ".join(decision.reasons))
     if decision.machine:
+        call.muted = True  # a recording gets no replies and no transfer
         call.leg.player.stop()
         if opening is not None:
             opening.cancel()
