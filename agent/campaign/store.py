@@ -16,7 +16,6 @@ itself: whether the callee's phone rang cannot be known), see :meth:`recover`.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,9 +86,6 @@ ATTEMPTS = Table(
     Column("started_at", Float, nullable=False),
     Column("ended_at", Float),
 )
-
-FINAL_NOT_DIALLED = ("malformed", "duplicate", "dnc")
-
 
 @dataclass(frozen=True)
 class LeadState:
@@ -317,7 +313,3 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cur.execute("PRAGMA synchronous=FULL")  # an attempt row is on disk before its INVITE
     cur.execute("PRAGMA busy_timeout=5000")
     cur.close()
-
-
-def now_s() -> float:
-    return time.time()

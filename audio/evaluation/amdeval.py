@@ -15,7 +15,6 @@ import numpy as np
 
 from tierline.audio.answering import (
     FRAME,
-    FRAME_S,
     OUTCOMES,
     AmdConfig,
     AmdDecision,
@@ -98,6 +97,3 @@ def decision_times(results: list[Result]) -> dict[str, float]:
             out[label] = float(np.median(t))
     return out
 
-
-__all__ = ["BOT_S", "FRAME_S", "Result", "confusion", "decision_times", "evaluate",
-           "run_case", "scores"]

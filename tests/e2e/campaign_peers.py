@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from sip_harness import free_port, send
+from sip_harness import AGENT_SDP, _agent_answer, free_port, scenario, send
 
 from tierline.audio.evaluation.amd_cases import excerpt
 from tierline.audio.g711 import alaw_encode
@@ -23,40 +23,18 @@ from tierline.audio.io import load_audio, resample
 
 SOUNDS = Path("/usr/share/asterisk/sounds/en")
 
-_HEADERS = """[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:callee@[local_ip]:[local_port]>"""
-
-ANSWER_SDP = """v=0
-o=callee 1 1 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [rtpstream_audio_port] RTP/AVP 8 101
-a=rtpmap:8 PCMA/8000
-a=rtpmap:101 telephone-event/8000
-"""
+# the answer of sip_harness's agent, with an SDP for sipp's rtp_stream (and DTMF)
+ANSWER_SDP = (AGENT_SDP.replace("[media_port] RTP/AVP 8 0", "[rtpstream_audio_port] RTP/AVP 8 101")
+              .replace("a=rtpmap:0 PCMU/8000", "a=rtpmap:101 telephone-event/8000"))
 
 
 def _response(status: str, body: str = "") -> str:
-    if body:
-        return (f"SIP/2.0 {status}\n{_HEADERS}\nContent-Type: application/sdp\n"
-                f"Content-Length: [len]\n\n{body}")
-    return f"SIP/2.0 {status}\n{_HEADERS}\nContent-Length: 0\n"
-
-
-def _scenario(name: str, *steps: str) -> str:
-    return (f'<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="{name}">\n'
-            + "".join(steps) + "</scenario>\n")
+    return _agent_answer(status, body)
 
 
 def answering(audio: Path, bye_timeout_ms: int = 90000) -> str:
     """Answer, stream ``audio`` (raw A-law), wait for the caller's BYE (or give up)."""
-    return _scenario(
-        "answer",
+    return scenario(
         '<recv request="INVITE" crlf="true"/>\n',
         send(_response("180 Ringing"), retrans=False),
         send(_response("200 OK", ANSWER_SDP)),
@@ -64,25 +42,23 @@ def answering(audio: Path, bye_timeout_ms: int = 90000) -> str:
         f'<nop><action><exec rtp_stream="{audio},1,8"/></action></nop>\n',
         f'<recv request="BYE" timeout="{bye_timeout_ms}" ontimeout="gone"/>\n',
         send(_response("200 OK"), retrans=False),
-        '<label id="gone"/>\n<nop/>\n')
+        '<label id="gone"/>\n<nop/>\n', name="callee")
 
 
 def status_only(status: str) -> str:
     """Answer every INVITE with one final status (busy, refused, declined)."""
-    return _scenario(
-        "status",
+    return scenario(
         '<recv request="INVITE" crlf="true"/>\n',
         send(_response(status), retrans=False),
         '<recv request="ACK" crlf="true" timeout="10000" ontimeout="gone"/>\n',
-        '<label id="gone"/>\n<nop/>\n')
+        '<label id="gone"/>\n<nop/>\n', name="callee")
 
 
 def ringing_forever() -> str:
     """Ring until the caller cancels: 200 to the CANCEL, 487 to the INVITE."""
-    invite_cseq = _HEADERS.replace("[last_CSeq:]", "CSeq: [$cseq] INVITE")
-    terminated = f"SIP/2.0 487 Request Terminated\n{invite_cseq}\nContent-Length: 0\n"
-    return _scenario(
-        "ring",
+    terminated = _response("487 Request Terminated").replace("[last_CSeq:]",
+                                                             "CSeq: [$cseq] INVITE")
+    return scenario(
         '<recv request="INVITE" crlf="true">\n<action>\n'
         '<ereg regexp="([0-9]+) INVITE" search_in="hdr" header="CSeq:" assign_to="all,cseq"/>\n'
         '</action>\n</recv>\n',
@@ -91,7 +67,7 @@ def ringing_forever() -> str:
         send(_response("200 OK"), retrans=False),
         send(terminated, retrans=False),
         '<recv request="ACK" crlf="true" timeout="10000" ontimeout="gone"/>\n',
-        '<label id="gone"/>\n<nop/>\n<Reference variables="all"/>\n')
+        '<label id="gone"/>\n<nop/>\n<Reference variables="all"/>\n', name="callee")
 
 
 class Callee:
