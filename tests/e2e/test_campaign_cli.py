@@ -57,3 +57,12 @@ def test_campaign_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
                          env={**os.environ, "TIERLINE_HOME": str(tmp_path / "h")}, timeout=120)
     assert out.returncode == 2, out.stderr
     assert message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_report_without_a_campaign_is_one_line_and_exit_2(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "tierline.agent.cli", "campaign", "report",
+                          "--db", str(tmp_path / "none.sqlite3")], capture_output=True,
+                         text=True, env={**os.environ, "TIERLINE_HOME": str(tmp_path / "h")},
+                         timeout=120)
+    assert out.returncode == 2
+    assert "no campaign in" in out.stderr and "Traceback" not in out.stderr
