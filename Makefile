@@ -6,9 +6,11 @@ SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEBS := espeak-ng sox libsndfile1 chromium fonts-wqy-microhei sip-tester baresip-core
+DEBS := espeak-ng sox libsndfile1 chromium fonts-wqy-microhei sip-tester baresip-core \
+        asterisk-core-sounds-en-wav
 # chromium + fonts-wqy-microhei: the report's browser test; sip-tester (sipp) and baresip-core:
 # real SIP peers of the endpoint's interop tests (tests/e2e/test_sip_*)
+# asterisk-core-sounds-en-wav: real telephone prompts (voicemail, IVR, beep) for amd-eval
 STAMPS := .stamps
 export TIERLINE_HOME ?= $(HOME)/.cache/tierline
 

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -98,6 +99,8 @@ class SipCall:
         self._interruptible: set[str] = set()
         self._prompt_seq = 0
         self._tasks: set[asyncio.Task] = set()
+        self.audio_taps: list[Callable[[np.ndarray], None]] = []  # e.g. answering-machine
+        self.muted = False  # True: turns are still decided, the bot no longer answers them
         leg.on_audio = self._on_audio
         leg.on_sent = lambda pcm: self.recorder.write("bot", pcm)
         leg.on_digit = self._on_digit
@@ -113,15 +116,18 @@ class SipCall:
         return self.call_id[:12]
 
     # ------------------------------------------------------------------ running
-    def start(self, negotiated: sdp.Negotiated) -> None:
-        """Media flows: start the line clock, the decision thread, the watchdog, the opening."""
+    def start(self, negotiated: sdp.Negotiated, greet: bool = True) -> None:
+        """Media flows: start the line clock, the decision thread, the watchdog, the opening
+        (unless ``greet`` is False: an outbound campaign call listens for who answered first
+        and says the opening itself)."""
         self.leg.connect(negotiated)
         self.info["codec"] = negotiated.codec.name
         self.info["dtmf_pt"] = negotiated.dtmf_pt
         self.pipeline.start()
         self.leg.start()
         self._spawn(self._watchdog())
-        self._spawn(self.say(self.prompts.opening()))
+        if greet:
+            self._spawn(self.say(self.prompts.opening()))
 
     def _spawn(self, coro) -> asyncio.Task:
         task = asyncio.ensure_future(coro)
@@ -148,6 +154,8 @@ class SipCall:
     def _on_audio(self, pcm: np.ndarray, arrived: float) -> None:
         self.recorder.write("caller", pcm)
         self.pipeline.audio(pcm, arrived)
+        for tap in self.audio_taps:
+            tap(pcm)
         if self.agent_leg is not None:
             self.agent_leg.player.bridge.append(pcm)
 
@@ -183,7 +191,7 @@ class SipCall:
     def _act(self, index: int | None, turn=None) -> None:
         """After a decision at turn ``index``: hand off, or reply, or stay quiet."""
         route = self.session.record.route
-        if self._ending:
+        if self._ending or self.muted:
             return
         if (route is not None and route.action == "transfer" and route.at_turn == index
                 and not self.transferring):

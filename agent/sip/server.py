@@ -260,11 +260,13 @@ class CallManager:
 
     # ------------------------------------------------------------------ outbound
     async def dial(self, target: str, customer: CustomerProfile | None = None,
-                   ringing_timeout_s: float = 30.0) -> tuple[str, SipCall | None, int | None]:
+                   ringing_timeout_s: float = 30.0, greet: bool = True,
+                   ) -> tuple[str, SipCall | None, int | None]:
         """Call ``target`` (a SIP URI); return (outcome, the call when answered, SIP status).
 
         The do-not-call gate is asked first: a refused target raises
-        :class:`~tierline.agent.outbound.DialRefused` before anything is sent.
+        :class:`~tierline.agent.outbound.DialRefused` before anything is sent. ``greet`` False
+        leaves the opening to the caller of this method.
         """
         permit_dial(target)
         if target.startswith(("sip:", "sips:")):
@@ -307,7 +309,7 @@ class CallManager:
             await call.hangup(f"callee SDP unusable: {exc}")
             return "failed", call, status
         self.calls[invite.call_id] = call
-        call.start(negotiated)
+        call.start(negotiated, greet)
         return "answered", call, status
 
 
