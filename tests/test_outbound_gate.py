@@ -38,7 +38,7 @@ def test_garbage_is_no_dial_target(tmp_path):
 
 def test_sip_dial_command_refuses_before_contacting_livekit(tmp_path):
     home = tmp_path / "home"
-    DncList(home / "dnc.sqlite3").add("+8613800138000", phrase="别再打了")
+    DncList(home / "crm.sqlite3").add("+8613800138000", phrase="别再打了")  # the CRM database
     config = tmp_path / "lk.toml"
     config.write_text('[sip]\noutbound_trunk_id = "ST_x"\n', encoding="utf-8")
     env = {**os.environ, "TIERLINE_HOME": str(home), "LIVEKIT_URL": "ws://127.0.0.1:9",

@@ -51,7 +51,7 @@ def test_tier_dialogs_reach_expected_tier_and_route(tmp_path, capsys, home):
             assert turn["tier"]["reasons"] and set(turn["tier"]["scores"]) == {
                 "high", "medium", "low", "churn_risk"}
             assert turn["latency_ms"]["tier"] >= 0
-    assert (home / "tier" / "outcomes.sqlite").is_file()  # calls kept for feedback
+    assert (home / "crm.sqlite3").is_file()  # calls kept for feedback in the CRM database
 
 
 def test_rfm_baseline_keeps_the_json_contract(tmp_path, capsys):
