@@ -21,6 +21,7 @@ Turns and routes are duck-typed (anything with ``to_dict()``, like
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
@@ -99,7 +100,8 @@ class CallStore:
                    phone: str | None = None, direction: str = "inbound",
                    transport: str = "replay", recordings: tuple[str, ...] = (),
                    initial_tier: TierLike | None = None,
-                   model_version: str | None = None) -> CallRecorder:
+                   model_version: str | None = None,
+                   on_problem: Callable[[str], None] | None = None) -> CallRecorder:
         """Open the call's row (status ``live``) and its recorder.
 
         Args:
@@ -112,8 +114,9 @@ class CallStore:
             recordings: Paths of the call's recordings.
             initial_tier: The tier before any turn (from the CRM features).
             model_version: Tier model and online-layer version deciding this call.
+            on_problem: Told the first failed write (default: a warning in the log).
         """
-        rec = CallRecorder(self.db, str(call["id"]), model_version)
+        rec = CallRecorder(self.db, str(call["id"]), model_version, on_problem)
         try:
             rec.customer_id = self._open(rec, call, customer, phone, direction, transport,
                                          recordings, initial_tier)
@@ -203,8 +206,10 @@ class CallRecorder:
         problem: The first write that failed (None while all is well).
     """
 
-    def __init__(self, db: Database, call_id: str, model_version: str | None = None) -> None:
+    def __init__(self, db: Database, call_id: str, model_version: str | None = None,
+                 on_problem: Callable[[str], None] | None = None) -> None:
         self.db = db
+        self._tell = on_problem or (lambda why: log.warning("%s", why))
         self.call_id = call_id
         self.model_version = model_version
         self.customer_id: str | None = None
@@ -219,12 +224,16 @@ class CallRecorder:
     def idle(self, why: str) -> None:
         """Stop writing (the call was stored before); remembered as the problem."""
         self._active = False
-        self.problem = self.problem or why
-        log.warning("%s", why)
+        self._problem(why)
 
     def fail(self, exc: BaseException) -> None:
-        self.problem = self.problem or f"call {self.call_id} not stored: {describe(exc)}"
-        log.warning("%s", self.problem)
+        """A write failed: said once; the call goes on and later writes are still tried."""
+        self._problem(f"call {self.call_id} not fully stored: {describe(exc)}")
+
+    def _problem(self, why: str) -> None:
+        if self.problem is None:
+            self.problem = why
+            self._tell(why)
 
     def __call__(self, turn: TurnLike, in_force: Decision | dict | None = None) -> None:
         self.turn(turn, in_force)
