@@ -14,6 +14,7 @@ The lower layers (segmentation) and the upper ones (crm, agent) resolve it the s
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from pathlib import Path
@@ -97,7 +98,8 @@ def _create(url: str) -> Engine:
     try:
         if file is not None:
             file.parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(url, connect_args={"timeout": 15})
+            engine = create_engine(url, connect_args={"timeout": 15},
+                                   json_serializer=_json)
 
             @event.listens_for(engine, "connect")
             def _pragmas(dbapi_connection, _record) -> None:
@@ -108,9 +110,14 @@ def _create(url: str) -> Engine:
                 cur.close()
 
             return engine
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, json_serializer=_json)
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
         raise DatabaseError(f"cannot use database {redacted(url)}: {exc}") from None
+
+
+def _json(value) -> str:
+    """JSON columns keep Chinese as it is (readable, and searchable with LIKE)."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def dispose_all() -> None:

@@ -33,7 +33,7 @@ def normalize_phone(raw: str) -> str:
     if not text:
         raise PhoneError("empty phone number")
     if not _ALLOWED.match(text):
-        raise PhoneError(f"not a phone number: {raw!r}")
+        raise PhoneError(f"not a phone number: {_shown(raw)}")
     plus = text.startswith("+")
     digits = re.sub(r"\D", "", text)
     if digits.startswith("00"):
@@ -45,16 +45,16 @@ def normalize_phone(raw: str) -> str:
             national = digits[2:]
             if _MOBILE.match(national) or _FIXED.match("0" + national):
                 return "+" + digits
-            raise PhoneError(f"not a mainland China number: {raw!r}")
+            raise PhoneError(f"not a mainland China number: {_shown(raw)}")
         if 8 <= len(digits) <= 15 and digits[0] != "0":
             return "+" + digits
-        raise PhoneError(f"not an international number: {raw!r}")
+        raise PhoneError(f"not an international number: {_shown(raw)}")
     if _MOBILE.match(digits):
         return "+86" + digits
     if _FIXED.match(digits):
         return "+86" + digits[1:]
     raise PhoneError(f"not a phone number (11-digit mobile, area code + number, or "
-                     f"+country code): {raw!r}")
+                     f"+country code): {_shown(raw)}")
 
 
 def mainland(e164: str) -> str:
@@ -92,3 +92,11 @@ def mask_text(text: str) -> str:
         return mask(run) if digits >= 7 else run
 
     return _DIGIT_RUN.sub(hide, text)
+
+
+def _shown(raw: str) -> str:
+    """A rejected number for a message: masked when it has digits enough to be one."""
+    text = str(raw)
+    if sum(c.isdigit() for c in text) >= 5:
+        return repr(mask(text))
+    return repr(text[:20])
