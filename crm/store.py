@@ -183,15 +183,21 @@ def profile_of(row: Customer) -> CustomerProfile:
 
 def _customer(s, profile: CustomerProfile | None, number: str | None,
               transport: str) -> str | None:
-    """The id of the caller's customer row, added from the profile when new."""
+    """The id of the caller's customer row: added from the profile when new, given the
+    caller's number when it had none (and nobody else has it); else found by the number."""
     if profile is not None and profile.id:
-        if s.get(Customer, profile.id) is None:
+        row = s.get(Customer, profile.id)
+        if row is None:
             features = {k: profile.features[k] for k in CRM_FEATURES + RFM_FEATURES}
-            s.add(Customer(id=profile.id, name=profile.name, phone=None, source=transport,
+            row = Customer(id=profile.id, name=profile.name, phone=None, source=transport,
                            defaulted=list(profile.defaulted), tags=[],
                            lifecycle_stage="customer" if features["contract_value"] > 0
-                           else "lead", **features))
-            s.flush()
+                           else "lead", **features)
+            s.add(row)
+        if number and row.phone is None and s.scalar(
+                select(Customer.id).where(Customer.phone == number)) is None:
+            row.phone = number
+        s.flush()
         return profile.id
     if number:
         return s.scalar(select(Customer.id).where(Customer.phone == number))

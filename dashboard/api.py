@@ -45,6 +45,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"description": "the token lacks the scope"},
 }
 
+_BODY_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "the body is not JSON in UTF-8"},
+    413: {"description": "the body is larger than 64 KiB"},
+}
+
 
 class OutcomeIn(BaseModel):
     """What became of a call."""
@@ -126,6 +131,25 @@ def _principal(scope: str):
     return check
 
 
+def _query_names(dependant) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+async def _known_query(request: Request) -> None:
+    """422 for a query parameter the route does not take (a typo never passes silently)."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    extra = sorted(set(request.query_params) - _query_names(dependant))
+    if extra:
+        raise RequestValidationError([{"loc": ("query", extra[0]), "type": "extra_forbidden",
+                                       "msg": "unknown query parameter"}])
+
+
 Reader = Annotated[Principal, Depends(_principal("read"))]
 Writer = Annotated[Principal, Depends(_principal("feedback"))]
 CallId = Annotated[str, PathParam(min_length=1, max_length=200)]
@@ -135,7 +159,8 @@ def create_app(db: Database, tokens: Tokens) -> FastAPI:
     """The API and dashboard over ``db``, guarded by ``tokens``."""
     app = FastAPI(title="Tierline CRM API", version="1",
                   description="Customers, calls with every turn, tier and decision, live "
-                              "updates, the human queue and feedback to the online learning.")
+                              "updates, the human queue and feedback to the online learning.",
+                  dependencies=[Depends(_known_query)])
     app.state.tokens = tokens
 
     @app.exception_handler(queries.NotFound)
@@ -152,7 +177,8 @@ def create_app(db: Database, tokens: Tokens) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request, exc):
-        return JSONResponse({"detail": [{"loc": list(e.get("loc", ())), "msg": e.get("msg")}
+        return JSONResponse({"detail": [{"loc": list(e.get("loc", ())), "msg": e.get("msg"),
+                                         "type": e.get("type")}
                                         for e in exc.errors()]}, 422)
 
     @app.middleware("http")
@@ -273,7 +299,7 @@ def create_app(db: Database, tokens: Tokens) -> FastAPI:
     @app.post("/api/feedback/outcome", tags=["feedback"],
               responses={**_ERRORS, 404: {"description": "no such call"},
                          409: {"description": "the outcome cannot be taken"},
-                         413: {"description": "body too large"}})
+                         **_BODY_ERRORS})
     async def outcome(who: Writer, body: OutcomeIn) -> dict[str, Any]:
         """Record what became of a call; the online learning takes it (its guards apply)."""
         from tierline.segmentation.outcomes import OutcomeError
@@ -284,8 +310,7 @@ def create_app(db: Database, tokens: Tokens) -> FastAPI:
             raise HTTPException(409, str(exc)) from None
 
     @app.post("/api/feedback/tier", tags=["feedback"],
-              responses={**_ERRORS, 404: {"description": "no such call"},
-                         413: {"description": "body too large"}})
+              responses={**_ERRORS, 404: {"description": "no such call"}, **_BODY_ERRORS})
     async def correct(who: Writer, body: TierIn) -> dict[str, Any]:
         """A person's tier for a call: kept in the history and the audit log; learned by the
         online layer when it has that target."""
