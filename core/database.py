@@ -163,3 +163,28 @@ def describe(exc: BaseException) -> str:
     inner = getattr(exc, "orig", None) or exc
     text = str(inner).strip()
     return (text.splitlines() or [type(inner).__name__])[0]
+
+
+def adopt_legacy(where: str | Path | None, legacy: Path, copy) -> int | None:
+    """Move a store's old SQLite file into the database, once.
+
+    Only the default database adopts (an explicit one is the caller's business). ``copy``
+    gets a ``sqlite3`` connection to the old file and an open SQLAlchemy connection to the
+    database (one transaction) and returns how many rows it moved; the old file is then
+    renamed ``NAME.moved-to-crm`` so it is read once and kept for reference.
+
+    Returns:
+        The rows moved, or None when there was nothing to adopt.
+    """
+    import sqlite3
+
+    if where is not None or not legacy.is_file():
+        return None
+    old = sqlite3.connect(f"file:{legacy}?mode=ro", uri=True)
+    try:
+        with engine_for(None).begin() as conn:
+            moved = copy(old, conn)
+    finally:
+        old.close()
+    legacy.rename(legacy.with_name(legacy.name + ".moved-to-crm"))
+    return moved

@@ -48,6 +48,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from tierline.core.database import (
+    adopt_legacy,
     database_url,
     describe,
     engine_for,
@@ -115,6 +116,30 @@ def default_path() -> str:
     return database_url()
 
 
+def legacy_path() -> Path:
+    """Where the store lived before the CRM database (moved in on first use)."""
+    from tierline.dialects.models import tierline_home
+
+    return tierline_home() / "tier" / "outcomes.sqlite"
+
+
+def _copy_legacy(old, conn) -> int:
+    """Rows of the old file's calls, outcomes, adapters and settings into the tier_* tables
+    (a row whose key is taken is kept as the database has it)."""
+    moved = 0
+    for table, name in ((calls_table, "calls"), (outcomes_table, "outcomes"),
+                        (adapters_table, "adapters"), (settings_table, "settings")):
+        try:
+            cur = old.execute(f"SELECT * FROM {name}")  # noqa: S608 - fixed names
+        except Exception:  # noqa: BLE001 - an old file without the table has nothing
+            continue
+        columns = [d[0] for d in cur.description]
+        for row in cur:
+            values = {k: v for k, v in zip(columns, row, strict=True) if k in table.c}
+            moved += insert_ignore(conn, table, values)
+    return moved
+
+
 @dataclass(frozen=True)
 class FeedbackResult:
     """What one outcome did.
@@ -169,6 +194,8 @@ class OutcomeStore:
             if self.url not in _CREATED:
                 METADATA.create_all(engine, checkfirst=True)
                 _CREATED.add(self.url)
+                if self.path == self.url and self.url == database_url():
+                    adopt_legacy(None, legacy_path(), _copy_legacy)
         return engine
 
     def record_call(self, call_id: str, snapshot, customer_id: str | None = None,

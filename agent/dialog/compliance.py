@@ -12,7 +12,13 @@ import re
 import time
 from pathlib import Path
 
-from tierline.core.database import database_url, insert_ignore, sqlite_file
+from tierline.core.database import (
+    adopt_legacy,
+    database_url,
+    home,
+    insert_ignore,
+    sqlite_file,
+)
 from tierline.nlu.pipeline import normalize
 
 
@@ -57,6 +63,21 @@ def default_dnc_path() -> Path | str:
     return sqlite_file(url) or url
 
 
+def legacy_dnc_path() -> Path:
+    """Where the list lived before the CRM database (moved in on first use, so nobody who
+    opted out is ever forgotten)."""
+    return home() / "dnc.sqlite3"
+
+
+def _copy_legacy(old, conn) -> int:
+    from tierline.crm.models import DncEntry
+
+    rows = old.execute("SELECT number, added_at, call_id, phrase FROM dnc").fetchall()
+    return sum(insert_ignore(conn, DncEntry.__table__, {
+        "number": n, "added_at": a, "call_id": c or "", "phrase": p or ""})
+        for n, a, c, p in rows)
+
+
 class DncList:
     """The persisted do-not-call list.
 
@@ -71,12 +92,16 @@ class DncList:
     def _db(self):
         from tierline.crm.db import open_database
 
-        return open_database(self.path)
+        db = open_database(self.path)
+        if self.path == default_dnc_path():
+            adopt_legacy(None, legacy_dnc_path(), _copy_legacy)
+        return db
 
     def _absent(self) -> bool:
         """A SQLite file not created yet: nobody opted out (and reading creates nothing)."""
         file = sqlite_file(database_url(self.path))
-        return file is not None and not file.exists()
+        return file is not None and not file.exists() and not (
+            self.path == default_dnc_path() and legacy_dnc_path().is_file())
 
     def add(self, number: str, call_id: str = "", phrase: str = "") -> bool:
         """Put ``number`` on the list; True when it was not there before."""
