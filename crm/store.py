@@ -1,10 +1,9 @@
 """Where transports write their calls: one :class:`CallRecorder` per call, one commit per turn.
 
-    store = CallStore()                       # TIERLINE_DB_URL or $TIERLINE_HOME/crm.sqlite3
-    rec = store.start_call(call, customer, transport="livekit", initial_tier=tier,
-                           model_version=version)
-    rec.turn(turn_record, in_force=session.route)   # after every decided turn
-    rec.finish(call_record.to_dict())               # when the call ends
+    store = CallStore()                 # TIERLINE_DB_URL or $TIERLINE_HOME/crm.sqlite3
+    rec = store.for_session(session, customer, transport="livekit", phone=caller_number)
+    rec.turn(turn_record, session.route)      # after every decided turn (or rec.follow(session))
+    rec.finish(session.record.to_dict())      # when the call ends
 
 Every turn is committed when it is decided, so a process that dies mid-call leaves every turn
 it had (the call stays ``live`` with them). A transfer puts the caller in the human queue with
@@ -126,6 +125,25 @@ class CallStore:
             rec.fail(exc)
         return rec
 
+    def for_session(self, session: Any, customer: CustomerProfile | None = None, *,
+                    transport: str, phone: str | None = None, direction: str = "inbound",
+                    recordings: tuple[str, ...] = (),
+                    on_problem: Callable[[str], None] | None = None) -> CallRecorder:
+        """The one call a transport makes when its :class:`~tierline.agent.session.CallSession`
+        starts: the call's metadata, initial tier and model version come from the session.
+
+        Then ``recorder.turn(turn, session.route)`` after every decided turn (or
+        ``recorder.follow(session)`` as the ``on_turn`` sink) and
+        ``recorder.finish(session.record.to_dict())`` when the call ends.
+        """
+        scorer = session.scorer
+        return self.start_call(
+            session.record.call, customer, phone=phone, direction=direction,
+            transport=transport, recordings=recordings,
+            initial_tier=session.record.initial_tier,
+            model_version=f"{scorer.model.version}+layer{scorer.adapter.version}",
+            on_problem=on_problem)
+
     def _open(self, rec: CallRecorder, call: dict[str, Any], profile: CustomerProfile | None,
               phone: str | None, direction: str, transport: str, recordings: tuple[str, ...],
               initial: TierLike | None) -> str | None:
@@ -243,6 +261,10 @@ class CallRecorder:
 
     def __call__(self, turn: TurnLike, in_force: Decision | dict | None = None) -> None:
         self.turn(turn, in_force)
+
+    def follow(self, session: Any) -> Callable[[TurnLike], None]:
+        """An ``on_turn`` sink for ``session``: each turn with the route then in force."""
+        return lambda turn: self.turn(turn, session.route)
 
     def turn(self, turn: TurnLike | dict[str, Any], in_force: Decision | dict | None = None,
              decision: Decision | dict | None = None) -> None:

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PARTS = ("agent", "audio", "dialects", "nlu", "segmentation")
-RUNTIME_DATA = (".onnx", ".json", ".yaml", ".yml", ".toml", ".txt", ".html")
+PARTS = ("agent", "audio", "core", "crm", "dashboard", "dialects", "nlu", "segmentation")
+RUNTIME_DATA = (".onnx", ".json", ".yaml", ".yml", ".toml", ".txt", ".html", ".js", ".css",
+                ".mako")
 
 
 @pytest.fixture(scope="module")

@@ -147,13 +147,9 @@ def _start_recording(store, session, customer, path: Path):
     """The call's CRM recorder (None without a store); a call stored before is kept."""
     if store is None:
         return None
-    scorer = session.scorer
-    recorder = store.start_call(
-        session.record.call, customer, transport="replay", recordings=(str(path),),
-        initial_tier=session.record.initial_tier,
-        model_version=f"{scorer.model.version}+layer{scorer.adapter.version}",
+    return store.for_session(
+        session, customer, transport="replay", recordings=(str(path),),
         on_problem=lambda why: print(f"tierline: warning: {why}", file=sys.stderr, flush=True))
-    return recorder
 
 
 def _finish_recording(recorder, record: dict, error: str | None = None) -> None:

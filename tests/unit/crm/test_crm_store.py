@@ -33,11 +33,11 @@ def _session(nlu: Nlu, call_id: str) -> CallSession:
 
 
 def _replay(store: CallStore, session: CallSession, texts: list[str], finish: bool = True):
-    rec = store.start_call(session.record.call, parse_customer(CUSTOMER), phone="138 0013 8000",
-                           initial_tier=session.record.initial_tier, model_version="m+layer0")
+    rec = store.for_session(session, parse_customer(CUSTOMER), phone="138 0013 8000",
+                            transport="text")
+    on_turn = rec.follow(session)  # a transport's sink: each turn with the route in force
     for i, text in enumerate(texts):
-        turn = session.on_text(text, start_s=2.0 * i, end_s=2.0 * i + 1.5)
-        rec.turn(turn, session.route)
+        on_turn(session.on_text(text, start_s=2.0 * i, end_s=2.0 * i + 1.5))
     if finish:
         rec.finish(session.record.to_dict())
     return rec
@@ -71,8 +71,9 @@ def test_every_turn_is_committed_as_decided_and_read_back_exactly(tmp_path, nlu)
         kinds = [a.kind for a in s.scalars(select(AuditEntry).order_by(AuditEntry.id))]
         assert kinds[0] == "call_started" and kinds[-1] == "call_ended"
         assert kinds.count("turn") == 3 and kinds.count("transfer") == 1
-        assert all(a.model_version == "m+layer0"
-                   for a in s.scalars(select(AuditEntry)))
+        version = f"{session.scorer.model.version}+layer{session.scorer.adapter.version}"
+        assert call.model_version == version
+        assert all(a.model_version == version for a in s.scalars(select(AuditEntry)))
         customer = s.get(Customer, "C1001")
         assert customer.name == "华东物流" and customer.browse_duration == 45
     assert store.profile("C1001").features["browse_duration"] == 45
