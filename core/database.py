@@ -157,34 +157,58 @@ def _on_conflict(conn, table, values: dict, update: bool) -> bool:
     return conn.execute(stmt).rowcount == 1
 
 
+def adopt_legacy(where: str | Path | None, legacy: Path, copy) -> int | None:
+    """Copy a store's old SQLite file into the default database when it changed since the
+    last copy.
+
+    Only the default database adopts (an explicit one is the caller's business). ``copy``
+    gets a ``sqlite3`` connection to the old file and an open SQLAlchemy connection to the
+    database (one transaction) and returns how many rows it added (it must never overwrite).
+    The old file stays where it is, untouched: a process of an older Tierline on the same
+    machine keeps using it, and what it adds there is copied in on the next change. The
+    table ``legacy_imports`` remembers each file's modification time at its last copy.
+
+    Returns:
+        The rows added, or None when there was nothing new to adopt.
+    """
+    import sqlite3
+
+    from sqlalchemy import select
+
+    if where is not None or not legacy.is_file():
+        return None
+    mtime = legacy.stat().st_mtime
+    engine = engine_for(None)
+    LEGACY_METADATA.create_all(engine, checkfirst=True)
+    with engine.begin() as conn:
+        seen = conn.execute(select(legacy_table.c.mtime)
+                            .where(legacy_table.c.path == str(legacy))).scalar()
+        if seen is not None and seen >= mtime:
+            return None
+        old = sqlite3.connect(f"file:{legacy}?mode=ro", uri=True)
+        try:
+            moved = copy(old, conn)
+        finally:
+            old.close()
+        upsert(conn, legacy_table, {"path": str(legacy), "mtime": mtime})
+    return moved
+
+
+def _legacy_table():
+    from sqlalchemy import Column, Float, MetaData, String, Table
+
+    metadata = MetaData()
+    return metadata, Table("legacy_imports", metadata, Column("path", String(500),
+                                                              primary_key=True),
+                           Column("mtime", Float))
+
+
+LEGACY_METADATA, legacy_table = _legacy_table()
+
+
 def describe(exc: BaseException) -> str:
     """One line saying why a database operation failed (the driver's words when there are
     some, not SQLAlchemy's notes around them)."""
     inner = getattr(exc, "orig", None) or exc
     text = str(inner).strip()
     return (text.splitlines() or [type(inner).__name__])[0]
-
-
-def adopt_legacy(where: str | Path | None, legacy: Path, copy) -> int | None:
-    """Move a store's old SQLite file into the database, once.
-
-    Only the default database adopts (an explicit one is the caller's business). ``copy``
-    gets a ``sqlite3`` connection to the old file and an open SQLAlchemy connection to the
-    database (one transaction) and returns how many rows it moved; the old file is then
-    renamed ``NAME.moved-to-crm`` so it is read once and kept for reference.
-
-    Returns:
-        The rows moved, or None when there was nothing to adopt.
-    """
-    import sqlite3
-
-    if where is not None or not legacy.is_file():
-        return None
-    old = sqlite3.connect(f"file:{legacy}?mode=ro", uri=True)
-    try:
-        with engine_for(None).begin() as conn:
-            moved = copy(old, conn)
-    finally:
-        old.close()
-    legacy.rename(legacy.with_name(legacy.name + ".moved-to-crm"))
-    return moved

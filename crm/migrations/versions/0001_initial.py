@@ -149,6 +149,12 @@ def upgrade() -> None:
             sa.Column("phrase", sa.Text),
         )
     _outcome_store()
+    if _missing("legacy_imports"):  # tierline.core.database.adopt_legacy's bookkeeping
+        op.create_table(
+            "legacy_imports",
+            sa.Column("path", sa.String(500), primary_key=True),
+            sa.Column("mtime", sa.Float),
+        )
 
 
 def _append_only(table: str) -> None:
