@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
           "API schema at /openapi.json)", file=sys.stderr, flush=True)
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="info",
-                    access_log=True)
+                    access_log=True, timeout_graceful_shutdown=5)  # open streams: 5 s
     except SystemExit as exc:  # uvicorn exits 1 when it cannot bind
         if exc.code:
             raise UsageError(f"cannot listen on {args.host}:{args.port} (in use or not "

@@ -106,6 +106,10 @@ def test_customer_search_and_detail_keep_hostile_names_as_data(api):
     hostile = get(api, "/api/customers/C1007").json()
     assert hostile["name"] == HOSTILE and hostile["features"]["contract_value"] == 300000
     assert [h["source"] for h in hostile["tier_history"]][0] == "initial"
+    with api.db.session() as s:
+        s.get(Customer, "C2000").tags = ["重点", "vip"]
+    tagged = get(api, "/api/customers", params={"q": "重点"}).json()
+    assert [c["id"] for c in tagged["items"]] == ["C2000"]
     assert get(api, "/api/customers/nobody").status_code == 404
     assert get(api, "/api/customers/" + "x" * 300).status_code == 422
 
