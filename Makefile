@@ -1,24 +1,37 @@
 # Two commands do everything on a fresh Debian machine: `make demo` and `make test`.
+# `make check` is the inner loop: ruff and the unit tests (tests/unit), under a minute.
 # Every step is idempotent; stamps make a second run fast.
 
 SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEBS := espeak-ng sox libsndfile1 chromium fonts-wqy-microhei postgresql
+DEBS := espeak-ng sox libsndfile1 chromium fonts-wqy-microhei sip-tester baresip-core postgresql
+# chromium + fonts-wqy-microhei: the report's and the dashboard's browser tests; sip-tester
+# (sipp) and baresip-core: real SIP peers of the endpoint's interop tests (tests/e2e/test_sip_*);
+# postgresql: the CRM API's tests on a real PostgreSQL (`make postgres`)
 STAMPS := .stamps
 export TIERLINE_HOME ?= $(HOME)/.cache/tierline
 
-.PHONY: demo test setup debs venv train-deps model samples lint bench asr-eval clean postgres
+.PHONY: demo test check setup debs venv train-deps model samples lint bench asr-eval clean \
+	postgres
 
 demo: setup model
 	@mkdir -p out
 	$(BIN)/tierline replay samples/calls/*.wav --json out/demo.jsonl --report out/report.html
 	@echo "report: out/report.html   decisions: out/demo.jsonl"
 
+# The whole suite (tests/unit, tests/model, tests/e2e): what CI runs. Everything the tests
+# need is installed above (PostgreSQL started), so a missing model, extra, voice or database
+# server fails instead of skipping.
 test: setup model train-deps postgres
 	$(BIN)/ruff check .
-	TIERLINE_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest -q
+	TIERLINE_REQUIRE_MODELS=1 TIERLINE_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest -q
+
+# No models or training extras needed: tests that want them are not in tests/unit, or skip.
+check: setup
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q tests/unit
 
 setup: debs venv
 

@@ -18,18 +18,18 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
-from cdp_chromium import Chromium, chromium_path
+from helpers.cdp_chromium import Chromium, chromium_path
+from helpers.paths import CALLS, ROOT
+from helpers.require import missing
 
-ROOT = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").is_file())
-SAMPLE = ROOT / "samples" / "calls" / "high_budget_senior_sales.wav"
+SAMPLE = CALLS / "high_budget_senior_sales.wav"
 ARTIFACTS = ROOT / "out" / "test-artifacts"
 TOKEN = "dashboard-test-token-0123456789"
 HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
 
-pytestmark = [pytest.mark.model, pytest.mark.slow]
+pytestmark = [pytest.mark.whisper, pytest.mark.slow]
 
 # Records every badge a live card shows, in order, as the page changes (the test's probe).
 WATCH = """
@@ -45,12 +45,6 @@ new MutationObserver(seen).observe(document.body, {subtree: true, childList: tru
                                                    attributes: true});
 seen();
 """
-
-
-def _missing(reason: str) -> None:
-    if os.environ.get("TIERLINE_REQUIRE_MODELS", "") not in ("", "0"):
-        pytest.fail(f"{reason} (TIERLINE_REQUIRE_MODELS=1)", pytrace=False)
-    pytest.skip(reason)
 
 
 def _free_port() -> int:
@@ -72,12 +66,8 @@ def _wait(predicate, timeout: float, what: str, step: float = 0.2):
 @pytest.fixture
 def server(tmp_path):
     """`tierline serve` on a free 127.0.0.1 port over a fresh SQLite CRM."""
-    from tierline.dialects.models import whisper_base_dir
-
     if chromium_path() is None:
-        _missing("Debian chromium is not installed: apt-get install chromium (make test does)")
-    if not (whisper_base_dir() / "model.bin").is_file():
-        _missing("the Whisper model is not assembled: `make model`")
+        missing("Debian chromium is not installed: apt-get install chromium (make test does)")
     db = tmp_path / "crm.sqlite3"
     csv = tmp_path / "customers.csv"
     quoted = HOSTILE.replace('"', '""')
