@@ -77,7 +77,7 @@ _LOCK = threading.Lock()
 
 def engine_for(where: str | Path | None = None) -> Engine:
     """The process's engine for a database (created once; SQLite files get WAL mode,
-    foreign keys and a busy timeout, their folder is created).
+    foreign keys and a busy timeout, their folder is created and a new file is mode 0600).
 
     Raises:
         DatabaseError: a malformed URL or a missing driver.
@@ -98,6 +98,8 @@ def _create(url: str) -> Engine:
     try:
         if file is not None:
             file.parent.mkdir(parents=True, exist_ok=True)
+            if not file.exists():  # private from the start: it holds names and numbers
+                os.close(os.open(file, os.O_CREAT | os.O_WRONLY, 0o600))
             engine = create_engine(url, connect_args={"timeout": 15},
                                    json_serializer=_json)
 

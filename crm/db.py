@@ -3,13 +3,12 @@
 :func:`open_database` is the one entry: it resolves the database (a URL, a SQLite file, or the
 default of :mod:`tierline.core.database`), runs the Alembic migrations the database has not
 seen yet (once per process and database), and hands back sessions. SQLite files are created
-on first use with mode 0600 (they hold names and numbers).
+on first use with mode 0600 (:func:`tierline.core.database.engine_for`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -78,11 +77,6 @@ def open_database(where: str | Path | None = None) -> Database:
         db = _OPEN.get(url)
         if db is not None:
             return db
-        file = sqlite_file(url)
-        if file is not None and not file.exists():
-            file.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(file, os.O_CREAT | os.O_WRONLY, 0o600)
-            os.close(fd)
         engine = engine_for(url)
         try:
             migrate(engine)

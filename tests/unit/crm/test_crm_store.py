@@ -126,3 +126,10 @@ def test_the_database_file_is_private_and_in_wal_mode(tmp_path):
     assert (tmp_path / "sub" / "crm.sqlite3").stat().st_mode & 0o777 == 0o600
     with db.engine.connect() as con:
         assert con.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_a_file_the_outcome_store_creates_is_private_too(tmp_path):
+    from tierline.segmentation.outcomes import OutcomeStore
+
+    OutcomeStore(tmp_path / "o.sqlite3").status()
+    assert (tmp_path / "o.sqlite3").stat().st_mode & 0o777 == 0o600
