@@ -9,7 +9,8 @@ replayed and commands run as a user runs them. Each test gets the marker of its 
   test reads or writes the user's outcome store, do-not-call list or caches; child processes
   (the CLI run as a subprocess) inherit it. ``user_home`` is the home as it was. The user's
   other TIERLINE_* settings (LLM endpoint, tier model, ...) and LiveKit credentials are
-  removed for the session; TIERLINE_DATA and TIERLINE_REQUIRE_MODELS stay.
+  removed for the session; TIERLINE_DATA, TIERLINE_REQUIRE_MODELS and the PostgreSQL test
+  settings (TIERLINE_TEST_PG_URL, TIERLINE_REQUIRE_POSTGRES) stay.
 - **Whisper**: tests marked ``whisper`` need the assembled models (``make model``). Missing,
   they skip with the reason; with ``TIERLINE_REQUIRE_MODELS=1`` (set by ``make test``) they
   fail.

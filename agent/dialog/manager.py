@@ -78,7 +78,7 @@ class DialogConfig:
             carries at least this many bits about it.
         disclosure: Speak the KB's recording/AI disclosure at the start.
         reprompts: Re-prompts for unclear turns before the transfer offer.
-        dnc_path: Do-not-call SQLite file (None: ``$TIERLINE_HOME/dnc.sqlite3``).
+        dnc_path: Do-not-call database, file or URL (None: the CRM database).
         callback_path: Callback requests SQLite file (None:
             ``$TIERLINE_HOME/callbacks.sqlite3``).
         llm: LLM endpoint; None reads ``TIERLINE_LLM_URL`` (unset: templates only).

@@ -47,7 +47,7 @@ def test_opt_out_end_to_end_writes_the_dnc_list(tmp_path, customer) -> None:
     assert "600元" in rows[1]["reply"] and rows[2]["slots"]["seats"] == 80
     assert rows[-1]["dnc"] is True and rows[-1]["ended"] is True
     assert not any(r["dnc"] for r in rows[:-1])
-    with sqlite3.connect(tmp_path / "dnc.sqlite3") as con:
+    with sqlite3.connect(tmp_path / "crm.sqlite3") as con:  # the CRM database
         numbers = [n for (n,) in con.execute("SELECT number FROM dnc")]
     assert numbers == ["13900004242"]
 

@@ -34,7 +34,12 @@ def _in_home(home: Path, *argv: str) -> subprocess.CompletedProcess:
 
 
 def _digest(home: Path) -> str:
-    return hashlib.sha256((home / "tier" / "outcomes.sqlite").read_bytes()).hexdigest()
+    """The CRM database of ``home`` (its file and write-ahead log) as bytes hashed."""
+    digest = hashlib.sha256()
+    for name in ("crm.sqlite3", "crm.sqlite3-wal"):
+        if (home / name).is_file():
+            digest.update((home / name).read_bytes())
+    return digest.hexdigest()
 
 
 @pytest.fixture(scope="module")

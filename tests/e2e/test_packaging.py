@@ -18,8 +18,9 @@ from helpers import paths
 from helpers.home import HOME_ENV
 
 ROOT = paths.ROOT
-PARTS = ("agent", "audio", "dialects", "nlu", "segmentation")
-RUNTIME_DATA = (".onnx", ".json", ".yaml", ".yml", ".toml", ".txt", ".html")
+PARTS = ("agent", "audio", "core", "crm", "dashboard", "dialects", "nlu", "segmentation")
+RUNTIME_DATA = (".onnx", ".json", ".yaml", ".yml", ".toml", ".txt", ".html", ".js", ".css",
+                ".mako")
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,12 @@
 """A private TIERLINE_HOME for the test session, with the user's assembled models linked in,
 and none of the user's tierline settings.
 
-TIERLINE_HOME holds both the assembled models (``models/``) and per-user state: the outcome
-store a replay writes to and whose learned adjustment every tier scorer applies
-(``tier/outcomes.sqlite``), the do-not-call list, training caches. Tests must see the models
-and none of the state, so the suite runs in a fresh home whose ``models/`` holds one symlink
-per model the user has assembled. Each model is linked, not ``models/`` itself, so a test that
-writes a new model under ``$TIERLINE_HOME/models`` writes into the temporary home.
+TIERLINE_HOME holds both the assembled models (``models/``) and per-user state: the CRM
+database (``crm.sqlite3``: the calls a replay writes, the outcome store whose learned
+adjustment every tier scorer applies, the do-not-call list), training caches. Tests must see
+the models and none of the state, so the suite runs in a fresh home whose ``models/`` holds one
+symlink per model the user has assembled. Each model is linked, not ``models/`` itself, so a
+test that writes a new model under ``$TIERLINE_HOME/models`` writes into the temporary home.
 
 The user's settings go too (an LLM endpoint, a tier model of their own, a LiveKit server):
 a test that wants one sets it itself. Where the data and the models are found stays.
@@ -18,7 +18,8 @@ import os
 from pathlib import Path
 
 HOME_ENV = "TIERLINE_HOME"
-KEPT = frozenset({HOME_ENV, "TIERLINE_DATA", "TIERLINE_REQUIRE_MODELS"})
+KEPT = frozenset({HOME_ENV, "TIERLINE_DATA", "TIERLINE_REQUIRE_MODELS",
+                  "TIERLINE_TEST_PG_URL", "TIERLINE_REQUIRE_POSTGRES"})
 """TIERLINE_* variables the suite keeps; every other one is a user setting and is removed."""
 USER_SETTINGS = ("TIERLINE_", "LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
 

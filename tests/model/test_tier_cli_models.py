@@ -29,7 +29,7 @@ def test_tier_dialogs_reach_expected_tier_and_route(tmp_path, capsys, fresh_home
             assert turn["tier"]["reasons"] and set(turn["tier"]["scores"]) == {
                 "high", "medium", "low", "churn_risk"}
             assert turn["latency_ms"]["tier"] >= 0
-    assert (fresh_home / "tier" / "outcomes.sqlite").is_file()  # calls kept for feedback
+    assert (fresh_home / "crm.sqlite3").is_file()  # calls kept for feedback in the CRM database
 
 
 def test_tier_eval_runs_all_scorers_in_one_run(capsys):

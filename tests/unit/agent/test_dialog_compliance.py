@@ -48,9 +48,9 @@ def test_dnc_list_persists(tmp_path) -> None:
 
 def test_default_path_is_under_tierline_home(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("TIERLINE_HOME", str(tmp_path))
-    assert default_dnc_path() == tmp_path / "dnc.sqlite3"
+    assert default_dnc_path() == tmp_path / "crm.sqlite3"  # the CRM database
     DncList().add("13900000000")
-    assert (tmp_path / "dnc.sqlite3").is_file()
+    assert (tmp_path / "crm.sqlite3").is_file()
 
 
 def test_interruption_gate() -> None:
