@@ -1,6 +1,6 @@
 """Campaign state in a database, so a runner that dies resumes without dialling anyone twice.
 
-SQLAlchemy on a SQLite file (``$TIERLINE_HOME/campaigns.sqlite3`` by default; any SQLAlchemy
+SQLAlchemy in the CRM database (``$TIERLINE_HOME/crm.sqlite3`` by default; any SQLAlchemy
 URL works) behind :class:`CampaignStore`, so the tables can move into the CRM database when it
 lands. Three tables: ``campaigns`` (name, leads file, settings), ``campaign_leads`` (one row
 per lead: status, attempts, when it is next due, and its results) and ``campaign_attempts``
@@ -38,7 +38,6 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 
 from tierline.agent.campaign.leads import Lead
-from tierline.dialects.models import tierline_home
 
 META = MetaData()
 CAMPAIGNS = Table(
@@ -126,7 +125,11 @@ class LeadState:
 
 
 def default_url() -> str:
-    return f"sqlite:///{tierline_home() / 'campaigns.sqlite3'}"
+    """The CRM database (``TIERLINE_DB_URL``, else ``$TIERLINE_HOME/crm.sqlite3``): campaign
+    state sits beside the calls it produced."""
+    from tierline.core.database import database_url
+
+    return database_url()
 
 
 def _url(where: str | Path | None) -> str:
@@ -140,7 +143,7 @@ class CampaignStore:
     """The campaign tables.
 
     Args:
-        where: SQLAlchemy URL or SQLite file (default ``$TIERLINE_HOME/campaigns.sqlite3``).
+        where: SQLAlchemy URL or SQLite file (default: the CRM database).
     """
 
     def __init__(self, where: str | Path | None = None) -> None:

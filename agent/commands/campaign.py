@@ -31,8 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--config", metavar="FILE", help="sip.toml (--via sip) or the LiveKit "
                    "config (--via livekit, required)")
     r.add_argument("--name", help="campaign name (default: the leads file's stem)")
-    r.add_argument("--db", metavar="PATH|URL", help="campaign database (default "
-                   "$TIERLINE_HOME/campaigns.sqlite3)")
+    r.add_argument("--db", metavar="PATH|URL", help="the CRM database: campaign state and "
+                   "every call (default TIERLINE_DB_URL, else $TIERLINE_HOME/crm.sqlite3)")
     r.add_argument("--concurrency", type=int, default=2, metavar="N",
                    help="calls at once (default 2)")
     r.add_argument("--pace", type=float, default=1.0, metavar="S",
@@ -182,13 +182,14 @@ async def _run_sip(args, store, name, settings, say):
 
     from tierline.agent.campaign.dialers import SipDialer
     from tierline.agent.campaign.runner import CampaignRunner
-    from tierline.agent.commands.sip import _endpoint, _endpointing
+    from tierline.agent.commands.sip import _endpoint, _endpointing, _store
     from tierline.agent.sip.server import CallManager
 
     config, models = _endpoint(args)
     config = replace(config, server=replace(config.server, max_calls=max(
         config.server.max_calls, settings.concurrency)))
-    manager = CallManager(config, models, _endpointing(args), port=args.port)
+    manager = CallManager(config, models, _endpointing(args), port=args.port,
+                          store=_store(args))
     await manager.start()
     say(f"SIP endpoint on udp {manager.ua.host}:{manager.ua.port}, records in "
         f"{config.server.records_dir}/calls.jsonl")

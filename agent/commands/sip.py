@@ -24,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--host", help="address to listen on (default [server] host, 127.0.0.1)")
     v.add_argument("--port", type=int, help="SIP UDP port (default [server] port, 5060)")
     _add_call_flags(v)
+    _add_store_flags(v)
     v.set_defaults(func=run_serve)
 
     c = ssub.add_parser("call", help="place one outbound call from this box (built-in endpoint)")
@@ -36,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="seconds to ring before giving up (default 30)")
     c.add_argument("--json", metavar="OUT|-", help="write the call record (JSON contract)")
     _add_call_flags(c)
+    _add_store_flags(c)
     c.set_defaults(func=run_call)
 
     s = ssub.add_parser("setup", help="create the inbound trunk, dispatch rule, outbound trunk")
@@ -59,6 +61,22 @@ def _add_call_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vad-aggressiveness", type=int, default=2, choices=range(4))
     add_asr_flags(p)
     add_nlu_flags(p)
+
+
+def _add_store_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", metavar="URL|FILE",
+                   help="CRM database every call is written to, turn by turn (default "
+                        "TIERLINE_DB_URL, else $TIERLINE_HOME/crm.sqlite3)")
+    p.add_argument("--no-store", action="store_true", help="do not write calls to the CRM")
+
+
+def _store(args: argparse.Namespace):
+    """The CRM store calls go to (None with --no-store); a bad database is exit 2 now."""
+    if getattr(args, "no_store", False):
+        return None
+    from tierline.crm.store import CallStore
+
+    return CallStore(args.db)
 
 
 def _endpoint(args: argparse.Namespace):
@@ -107,7 +125,8 @@ def run_serve(args: argparse.Namespace) -> int:
     def done(record: dict) -> None:
         print(summary_line(record["call"]["id"], record), flush=True)
 
-    manager = CallManager(config, models, _endpointing(args), on_turn=show, on_record=done)
+    manager = CallManager(config, models, _endpointing(args), on_turn=show, on_record=done,
+                          store=_store(args))
 
     def ready() -> None:
         s = config.server
@@ -142,9 +161,10 @@ def run_call(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     config, models = _endpoint(args)
     out, close = open_out(args.json)
+    store = _store(args)
 
     async def go() -> tuple[str, int | None, dict | None]:
-        manager = CallManager(config, models, _endpointing(args))
+        manager = CallManager(config, models, _endpointing(args), store=store)
         await manager.start()
         try:
             outcome, call, status = await manager.dial(target, customer, args.ringing_timeout)

@@ -58,14 +58,19 @@ class CallManager:
         on_turn: Called with (call, turn) after every decided turn.
         on_record: Called with every finished call's record (JSON contract).
         answer_after_s: Ringing time before an inbound call is answered.
+        store: The CRM store every call is written to as it happens (turn by turn); None
+            writes only ``calls.jsonl``.
     """
 
     def __init__(self, config: SipEndpointConfig, models: Models,
                  endpointing: EndpointingConfig | None = None,
                  on_turn: Callable[[SipCall, TurnRecord], None] | None = None,
                  on_record: Callable[[dict[str, Any]], None] | None = None,
-                 answer_after_s: float = ANSWER_AFTER_S, port: int | None = None) -> None:
+                 answer_after_s: float = ANSWER_AFTER_S, port: int | None = None,
+                 store: Any | None = None) -> None:
         self.config = config
+        self.store = store
+        self._recorders: dict[str, Any] = {}
         self.models = models
         self.endpointing = endpointing or EndpointingConfig()
         self.on_turn = on_turn
@@ -198,7 +203,15 @@ class CallManager:
                 "sip": {"call_id": invite.call_id, "from": masked(invite.get("from")),
                         "to": masked(invite.get("to"))}}
         policy = self.config.shared.policy()
-        return CallSession(self.models, customer, call, policy)
+        session = CallSession(self.models, customer, call, policy)
+        if self.store is not None:
+            try:
+                self._recorders[call["id"]] = self.store.for_session(
+                    session, customer, transport="sip", direction=direction,
+                    phone=user_of(uri_of(remote or "")) or None)
+            except Exception as exc:  # the store must never cost a call
+                logger.error("call %s not written to the CRM store: %s", call["id"], exc)
+        return session
 
     def on_ack(self, req: SipMessage, addr: tuple[str, int]) -> None:
         call = self.calls.get(req.call_id)
@@ -235,6 +248,9 @@ class CallManager:
 
     # ------------------------------------------------------------------ results
     def turn_decided(self, call: SipCall, turn: TurnRecord) -> None:
+        recorder = self._recorders.get(call.session.record.call["id"])
+        if recorder is not None:  # committed as it happens: a crash keeps what was said
+            recorder.turn(turn, call.session.route)
         if self.on_turn is not None:
             self.on_turn(call, turn)
 
@@ -243,7 +259,11 @@ class CallManager:
         self.calls.pop(call.call_id, None)
         if call.agent_dialog is not None:
             self.disown(call.agent_dialog.call_id)
-        self._store(call.session.record.to_dict())
+        record = call.session.record.to_dict()
+        recorder = self._recorders.pop(record["call"]["id"], None)
+        if recorder is not None:
+            recorder.finish(record)
+        self._store(record)
 
     def _store(self, record: dict[str, Any]) -> None:
         """Append a call record to the JSON lines file and hand it to ``on_record``."""

@@ -61,8 +61,10 @@ def endpoint_config(tmp: Path, **sections) -> SipEndpointConfig:
 class Endpoint(BackgroundEndpoint):
     """The SIP endpoint in a background thread, with helpers for tests."""
 
-    def __init__(self, config: SipEndpointConfig, models, answer_after_s: float = 0.2) -> None:
-        super().__init__(CallManager(config, models, port=0, answer_after_s=answer_after_s))
+    def __init__(self, config: SipEndpointConfig, models, answer_after_s: float = 0.2,
+                 store=None) -> None:
+        super().__init__(CallManager(config, models, port=0, answer_after_s=answer_after_s,
+                                     store=store))
 
     def call(self, coro, timeout: float = 60):
         return self.run(coro, timeout)

@@ -38,10 +38,18 @@ def test_worker_offline_runs_a_sample_call_through_the_process_pool(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "tierline.agent.cli", "worker", "offline",
          str(CALLS / f"{name}.wav"), "--speed", "4", "--json", str(out), "--config", str(cfg)],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "TIERLINE_DB_URL": str(tmp_path / "crm.db")})
     assert proc.returncode == 0, proc.stderr
     record = json.loads(out.read_text(encoding="utf-8"))
     expected = json.loads((CALLS / f"{name}.expected.json").read_text(encoding="utf-8"))
+    # the job process wrote the call to the CRM store, turn by turn, as every transport does
+    from tierline.crm.db import open_database
+    from tierline.crm.queries import call_detail
+
+    stored = call_detail(open_database(tmp_path / "crm.db"), record["call"]["id"], pii=True)
+    assert [t["text"] for t in stored["record"]["turns"]] == [t["text"] for t in record["turns"]]
+    assert stored["record"]["route"] == record["route"]
     assert record["final_tier"] == expected["tier"]
     assert (record["route"]["action"], record["route"]["queue"]) == (expected["action"],
                                                                     expected["queue"])

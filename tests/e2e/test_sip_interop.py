@@ -75,7 +75,9 @@ def endpoint(models, workdir):
     customers.mkdir()
     for path in CALLS.glob("*.customer.json"):
         shutil.copy(path, customers / (path.name.replace(".customer.json", ".json")))
-    ep = Endpoint(endpoint_config(workdir), models)
+    from tierline.crm.store import CallStore
+
+    ep = Endpoint(endpoint_config(workdir), models, store=CallStore(workdir / "crm.sqlite3"))
     yield ep
     ep.close()
 
@@ -146,6 +148,13 @@ def test_sample_call_over_g711_reaches_the_expected_decision(endpoint, workdir, 
     heard = record["call"]["sip"]["heard_s"]
     assert heard >= len(sent) / 8000  # the whole call reached the pipeline
     assert all(0 < t["latency_ms"]["decision"] < 60_000 for t in record["turns"])
+    # the call is in the CRM store, turn by turn, with the route it took
+    from tierline.crm.queries import call_detail
+
+    stored = call_detail(endpoint.manager.store.db, record["call"]["id"], pii=True)
+    assert [t["text"] for t in stored["record"]["turns"]] == [t["text"] for t in record["turns"]]
+    assert stored["record"]["route"] == record["route"]
+    assert len(stored["decisions"]) == len(record["turns"])  # one decision per turn
 
 
 def test_dtmf_digit_reaches_the_routing_policy(endpoint, workdir):
