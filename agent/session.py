@@ -184,11 +184,13 @@ class CallSession:
         reply = self.dialog.respond(turn, scorer=self.scorer, evidence=evidence,
                                     nlu=self.models.nlu)
         route = turn.route
-        if reply.transfer and not self.policy.is_final(self.record.route):
-            route = RouteDecision("transfer", reply.transfer, turn.index,
-                                  "caller accepted the bot's offer of a human",
-                                  self.policy.queues.get(reply.transfer))
-            self.record.route = self.policy.in_force(self.record.route, route)
+        if reply.transfer:
+            offered = RouteDecision("transfer", reply.transfer, turn.index,
+                                    "caller accepted the bot's offer of a human",
+                                    self.policy.queues.get(reply.transfer))
+            self.record.route = self.policy.in_force(self.record.route, offered)
+            if self.record.route is offered:
+                route = offered
         latency = {**turn.latency_ms, "reply": (time.perf_counter() - t0) * 1000}
         return replace(turn, reply=reply, route=route, latency_ms=latency)
 

@@ -16,7 +16,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from tierline.audio.records import Utterance
+from tierline.audio.records import FRAME_MS, Utterance
 
 KEEP_S = 60.0
 """How much arrival history is kept: far beyond the longest hangover (1.5 s)."""
@@ -65,6 +65,8 @@ class FrameClock:
 
     def when(self, timeline_s: float) -> float | None:
         """Arrival time of the first frame that reached ``timeline_s``; None if forgotten."""
+        if not self._arrivals or self._arrivals[0][0] > timeline_s + FRAME_MS / 1000:
+            return None  # before the history kept (or nothing arrived yet)
         found = None
         for end_s, at in reversed(self._arrivals):
             if end_s < timeline_s - 1e-6:

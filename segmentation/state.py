@@ -15,8 +15,9 @@ renders, together with the caller's CRM record, a vector laid out as :data:`FEAT
   flag, the optional RFM columns and how many features were defaulted.
 
 Amounts and counts persist at their maximum, so a budget said in turn 1 still counts in
-turn 3. :data:`GROUPS` names the slices a reason sentence is built from;
-:data:`TEXT_BLIND` are the columns a model without the words may use.
+turn 3, unless a later turn corrects them ("刚才说错了，预算是七万": the last stated value wins,
+:func:`tierline.nlu.amounts.corrects_earlier`). :data:`GROUPS` names the slices a reason
+sentence is built from; :data:`TEXT_BLIND` are the columns a model without the words may use.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tierline.nlu.amounts import corrects_earlier
 from tierline.nlu.vocab import INTENTS
 from tierline.segmentation.cues import says_expansion, says_renewal
 from tierline.segmentation.features import CRM_FEATURES, CustomerProfile
@@ -170,10 +172,14 @@ class EvidenceState:
         for name in said:
             self.counts[name] = self.counts.get(name, 0) + 1
         self._recent.append(probs)
-        if ev.budget_cny:
-            self.budget = max(self.budget or 0.0, float(ev.budget_cny))
-        if ev.seats:
-            self.seats = max(self.seats or 0, int(ev.seats))
+        if corrects_earlier(ev.text):  # "刚才说错了，是六万": the last stated value wins
+            self.budget = float(ev.budget_cny) if ev.budget_cny else self.budget
+            self.seats = int(ev.seats) if ev.seats else self.seats
+        else:
+            if ev.budget_cny:
+                self.budget = max(self.budget or 0.0, float(ev.budget_cny))
+            if ev.seats:
+                self.seats = max(self.seats or 0, int(ev.seats))
         if ev.competitor:
             self.competitor = ev.competitor
         self.expansion = self.expansion or says_expansion(ev.text)

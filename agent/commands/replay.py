@@ -46,6 +46,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="transfer a caller whose turn is in a language the bot does not read "
                         "(not Mandarin or Cantonese) to this queue (default: the bot keeps "
                         "the call)")
+    p.add_argument("--db", metavar="URL|FILE",
+                   help="CRM database the calls are written to, turn by turn (default "
+                        "TIERLINE_DB_URL, else $TIERLINE_HOME/crm.sqlite3)")
+    p.add_argument("--no-store", action="store_true",
+                   help="do not write the calls to the CRM database")
     add_asr_flags(p)
     add_nlu_flags(p)
     p.set_defaults(func=run)
@@ -131,6 +136,27 @@ def _cut(info, position: float, error: str | None) -> dict | None:
                                f"{info.duration_s:.1f} s"}
 
 
+def _open_store(where: str | None):
+    """The CRM store the replayed calls go to (bad URL, refused login: exit 2 now)."""
+    from tierline.crm.store import CallStore
+
+    return CallStore(where)
+
+
+def _start_recording(store, session, customer, path: Path):
+    """The call's CRM recorder (None without a store); a call stored before is kept."""
+    if store is None:
+        return None
+    return store.for_session(
+        session, customer, transport="replay", recordings=(str(path),),
+        on_problem=lambda why: print(f"tierline: warning: {why}", file=sys.stderr, flush=True))
+
+
+def _finish_recording(recorder, record: dict, error: str | None = None) -> None:
+    if recorder is not None and recorder.active:
+        recorder.finish(record, error)
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -154,12 +180,14 @@ def run(args: argparse.Namespace) -> int:
             endpointer=EndpointerConfig(aggressiveness=args.vad_aggressiveness)),
     )
     items = [_prepare(Path(p), explicit, args.debug) for p in args.audio]  # before models
+    store = None if args.no_store else _open_store(args.db)  # a bad database: before models
     good = [i for i in items if i.error is None]
     models = Models(nlu=load_nlu(args), asr=load_asr(args)) if good else None
     out, close = open_out(args.json)
     table = sys.stderr if args.json == "-" else sys.stdout
     results: list[dict] = []
     failed = 0
+    recorder = None
 
     def fail(item: _Prepared, message: str) -> None:
         nonlocal failed
@@ -184,6 +212,7 @@ def run(args: argparse.Namespace) -> int:
                 call["expected"] = expected
             session = CallSession(models, customer, call, RoutingPolicy(
                 out_of_language_queue=args.out_of_language_queue))
+            recorder = _start_recording(store, session, customer, item.path)
             print(f"-- {item.path} ({info.duration_s:.1f} s, {info.sample_rate} Hz, "
                   f"{info.channels} ch) initial tier {session.record.initial_tier.label}",
                   file=table, flush=True)
@@ -194,15 +223,18 @@ def run(args: argparse.Namespace) -> int:
             def progress(pos: float, bar=bar) -> None:
                 bar.update(round(pos, 1) - bar.n)
 
-            def show(turn, bar=bar) -> None:
+            def show(turn, bar=bar, session=session, recorder=recorder) -> None:
                 bar.clear()
                 print(turn_line(turn), file=table, flush=True)
+                if recorder is not None:
+                    recorder.turn(turn, session.route)  # committed now: a crash keeps it
 
             try:
                 record, error = replay_file(item.path, session, options, on_turn=show,
                                             on_progress=progress)
             except (TierlineError, OSError) as exc:
                 bar.close()
+                _finish_recording(recorder, session.record.to_dict(), one_line(exc))
                 if args.debug:
                     raise
                 fail(item, one_line(exc))
@@ -213,6 +245,7 @@ def run(args: argparse.Namespace) -> int:
             if cut:
                 record.call["cut"] = cut
             result = record.to_dict()
+            _finish_recording(recorder, result)
             results.append(result)
             emit(out, result)
             print(summary_line(item.path.name, result) + f" [call {call['id']}]", file=table,
@@ -222,9 +255,12 @@ def run(args: argparse.Namespace) -> int:
                       f"{cut['claimed_s']:.1f} s ({cut['reason']}); the {len(record.turns)} "
                       "turns before it are kept", file=sys.stderr, flush=True)
             if problem := remember_call(call["id"], session.scorer, customer.id or None,
-                                        turns=len(record.turns)):
+                                        path=args.db, turns=len(record.turns)):
                 print(f"tierline: warning: {problem}", file=sys.stderr)  # for `feedback`
     finally:
+        if recorder is not None and recorder.active:  # stopped mid-call: say so in the CRM
+            _finish_recording(recorder, session.record.to_dict(),
+                              "the replay stopped before the end of the call")
         if close and out is not None:
             out.close()
         if args.report and results:

@@ -24,7 +24,7 @@ from livekit.agents.voice import SpeechHandle
 from tierline.agent.livekit.ledger import CallLedger, HeardUtterance
 from tierline.agent.livekit.prompts import Line, Prompts
 from tierline.agent.livekit.telephony import TransferAttempt, TransferOutcome, handoff_headers
-from tierline.agent.records import TurnRecord
+from tierline.agent.records import CallRecord, TurnRecord
 from tierline.agent.session import CallSession
 from tierline.audio.turn_clock import TurnTiming
 
@@ -237,20 +237,28 @@ class TierlineAgent(Agent):
     def file_callback(self, queue: str, headers: dict[str, str],
                       outcome: TransferOutcome) -> dict[str, Any]:
         """Append a callback ticket (JSON line) for a handoff that did not connect."""
-        record = self.call.record
-        ticket = {"created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                  "call": record.call.get("id"), "customer": record.call.get("customer"),
-                  "phone": self.info.get("caller_number"), "queue": queue,
-                  "tier": record.final_tier.label, "headers": headers,
-                  "attempts": [a.to_dict() for a in outcome.attempts]}
-        if self.callbacks_file:
-            try:
-                path = Path(self.callbacks_file)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with path.open("a", encoding="utf-8") as f:
-                    f.write(json.dumps(ticket, ensure_ascii=False) + "\n")
-                ticket["file"] = str(path)
-            except OSError as exc:
-                logger.error("cannot write callback ticket to %s: %s", self.callbacks_file, exc)
-        logger.warning("callback ticket filed for %s (queue %s)", record.call.get("id"), queue)
-        return ticket
+        return file_callback(self.call.record, queue, headers, outcome,
+                             self.info.get("caller_number"), self.callbacks_file)
+
+
+def file_callback(record: CallRecord, queue: str, headers: dict[str, str],
+                  outcome: TransferOutcome, phone: str | None,
+                  callbacks_file: str | None) -> dict[str, Any]:
+    """Append a callback ticket (JSON line) for a handoff that did not connect; every
+    transport (LiveKit, the built-in SIP endpoint) files the same ticket."""
+    ticket = {"created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+              "call": record.call.get("id"), "customer": record.call.get("customer"),
+              "phone": phone, "queue": queue,
+              "tier": record.final_tier.label, "headers": headers,
+              "attempts": [a.to_dict() for a in outcome.attempts]}
+    if callbacks_file:
+        try:
+            path = Path(callbacks_file)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(ticket, ensure_ascii=False) + "\n")
+            ticket["file"] = str(path)
+        except OSError as exc:
+            logger.error("cannot write callback ticket to %s: %s", callbacks_file, exc)
+    logger.warning("callback ticket filed for %s (queue %s)", record.call.get("id"), queue)
+    return ticket

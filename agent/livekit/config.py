@@ -248,17 +248,22 @@ def parse_config(data: dict, where: str = "<config>") -> LiveKitConfig:
                          llm, where, out_of_language)
 
 
-def load_config(path: str | Path | None) -> LiveKitConfig:
-    """Read the configuration file (None: built-in defaults, no queue targets)."""
-    if path is None:
-        return LiveKitConfig()
+def read_toml(path: str | Path) -> dict:
+    """A configuration file's TOML document (one-line :class:`ConfigError` when it cannot be
+    read); shared with the SIP endpoint's file."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    return parse_config(data, str(path))
+
+
+def load_config(path: str | Path | None) -> LiveKitConfig:
+    """Read the configuration file (None: built-in defaults, no queue targets)."""
+    if path is None:
+        return LiveKitConfig()
+    return parse_config(read_toml(path), str(path))

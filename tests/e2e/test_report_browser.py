@@ -9,7 +9,6 @@ test``, which installs it) it fails instead.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -17,34 +16,28 @@ import sys
 from pathlib import Path
 
 import pytest
-from cdp_chromium import Chromium, chromium_path
+from helpers.cdp_chromium import Chromium, chromium_path
+from helpers.paths import CALLS, ROOT
+from helpers.require import missing
 
 from tierline.agent.report import write_report
 from tierline.agent.report_media import MediaOptions
 
-ROOT = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").is_file())
-CALLS = ROOT / "samples" / "calls"
 ARTIFACTS = ROOT / "out" / "test-artifacts"
 PAYLOAD = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
 CJK = re.compile(r"[\u4e00-\u9fff]")
 CJK_FONT = re.compile(r"WenQuanYi|CJK|Hei|Song|Ming|Kai|Han", re.I)
 
 
-def _missing(reason: str) -> None:
-    if os.environ.get("TIERLINE_REQUIRE_MODELS", "") not in ("", "0"):
-        pytest.fail(f"{reason} (TIERLINE_REQUIRE_MODELS=1)", pytrace=False)
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def browser():
     if chromium_path() is None:
-        _missing("Debian chromium is not installed: apt-get install chromium "
+        missing("Debian chromium is not installed: apt-get install chromium "
                  "fonts-wqy-microhei (make test does)")
     fonts = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True,
                            timeout=30) if shutil.which("fc-list") else None
     if fonts is None or not fonts.stdout.strip():
-        _missing("no Chinese font: apt-get install fonts-wqy-microhei (make test does)")
+        missing("no Chinese font: apt-get install fonts-wqy-microhei (make test does)")
     with Chromium(timeout_s=60) as b:
         yield b
 

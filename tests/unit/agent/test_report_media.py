@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from helpers.paths import CALLS
 
 from tierline.agent.report_media import (
     PAD_S,
@@ -23,8 +24,7 @@ from tierline.agent.report_media import (
 from tierline.audio.records import Frame
 from tierline.dialects.asr import FakeASR
 
-ROOT = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").is_file())
-STEREO = ROOT / "samples" / "calls" / "medium_price_continue.wav"  # agent 0, caller 1, 8 kHz
+STEREO = CALLS / "medium_price_continue.wav"  # agent 0, caller 1, 8 kHz
 
 
 def frames(n: int) -> list[Frame]:
