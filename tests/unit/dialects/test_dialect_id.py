@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.require import module
 
 from tierline.dialects.dialect_id import DialectEstimate, DialectIdentifier
 from tierline.dialects.encoder_states import audio_frames, pool
@@ -64,7 +65,7 @@ def test_pool_and_frame_count():
 @pytest.fixture(scope="module")
 def toy_model(tmp_path_factory) -> Path:
     """A 2-family linear model on 4-wide states: the first coordinate says yue."""
-    pytest.importorskip("onnx")
+    module("onnx", "train")
     from tierline.dialects.training.train_dialect_id import LinearSoftmax, export_onnx
 
     weight = np.zeros((4, 2), np.float32)

@@ -9,7 +9,6 @@ The sample calls are built from clips whose speakers the shipped identifier neve
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -20,10 +19,7 @@ from tierline.agent.session import CallSession, Models
 from tierline.dialects.families import UNKNOWN
 from tierline.dialects.models import whisper_base_dir
 
-pytestmark = pytest.mark.model
-
-DATA = Path(os.environ.get("TIERLINE_DATA") or
-            Path(__file__).resolve().parents[2] / "shared" / "data")
+pytestmark = [pytest.mark.whisper, pytest.mark.slow]
 
 CONFIG = {"queues": {
     "general": {"target": "sip:general@pbx.example"},
@@ -33,10 +29,6 @@ CONFIG = {"queues": {
 
 @pytest.fixture(scope="module")
 def recognisers():
-    if not (DATA / "wenetspeech_yue").is_dir():
-        pytest.skip(f"shared data not found in {DATA} (set TIERLINE_DATA)")
-    if not (whisper_base_dir() / ".verified").is_file():
-        pytest.skip("Whisper base is not assembled (make model)")
     from tierline.dialects.asr import AsrConfig, WhisperASR
     from tierline.dialects.call_dialect import DialectRecognisers
     from tierline.dialects.dialect_id import DialectIdentifier
@@ -57,10 +49,13 @@ def nlu():
 
 
 def _replay(family: str, recognisers, nlu, tmp_path: Path):
+    from helpers.data import shared_subdir
+
     from tierline.dialects.evaluation.sample_calls import build_call
     from tierline.segmentation.features import CustomerProfile
 
-    path = build_call(DATA, family, tmp_path / f"{family}_call.wav")
+    data = shared_subdir("dialects_more").parent  # skips with a reason without the data
+    path = build_call(data, family, tmp_path / f"{family}_call.wav")
     asr = recognisers.for_call(family)
     config = parse_config(CONFIG)
     session = CallSession(Models(nlu=nlu, asr=asr), CustomerProfile(), {"id": family},
