@@ -70,7 +70,7 @@ def add_asr_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=2,
                    help="CPU threads for ASR (default 2: two decodes at once, one thread each)")
     p.add_argument("--window", choices=["dynamic", "fixed"], default="dynamic",
-                   help="Whisper's encoder window: the turn plus 2 s of silence (dynamic, "
+                   help="Whisper's encoder window: the turn plus 1 s of silence (dynamic, "
                         "default) or every turn padded to 30 s (fixed, as before)")
     p.add_argument("--no-readings", action="store_true",
                    help="skip the call-centre decoder's readings of each turn (the intent is "

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from tierline.audio.io import load_audio, telephone_round_trip
@@ -34,24 +33,30 @@ def asr() -> WhisperASR:
 
 
 def test_real_speech_over_the_phone_on_the_turns_own_window(asr: WhisperASR):
-    errors = chars = 0
+    errors = chars = fallbacks = 0
     for path, reference in aishell_rows(10):
         audio = telephone_round_trip(load_audio(path))
         seconds = len(audio) / 16000
+        before = asr.fallbacks
         r = asr.recognise(audio)
         t = r.transcript
         assert t.text and "\ufffd" not in t.text
-        assert t.window_s <= seconds + asr.config.margin_s + 0.02
+        if asr.fallbacks > before:  # a doubtful short-window decode, read on the 30 s one
+            fallbacks += 1
+            assert t.window_s == 30.0
+        else:
+            assert t.window_s <= seconds + asr.config.margin_s + 0.02
         assert t.language == "zh" and 0.5 < t.language_prob <= 1.0
         assert all(0.0 <= p <= 1.0 for _, p in t.languages)
         assert 0.0 <= t.start_s <= t.end_s <= seconds + 1e-6
-        assert r.states.frames.shape == (int(np.ceil(seconds * 50 - 1e-6)), 512)
+        assert r.states.frames.shape == ((len(audio) // 160 + 1) // 2, 512)  # audio only
         ref = normalize_text(reference)
         errors += edit_distance(ref, normalize_text(t.text))
         chars += len(ref)
     # 10 clips, 80 characters: the 30 s window measured 0.20-0.225 on them; a broken model
     # or a window that lost the speech reads ~1.0
     assert errors / chars < 0.35
+    assert fallbacks <= 3  # 1-3 of the 60 clips fall back on this machine
 
 
 def test_english_is_heard_as_english():
