@@ -79,7 +79,9 @@ class AsrConfig:
             rated as silence despite its words is decoded again on the 30 s window.
         detect_language: Detect the language on the encoder output (one decoder step).
         languages: Languages a detection may switch the decode to (besides ``language``).
-        language_threshold: Probability a detected language needs to replace ``language``.
+        language_threshold: Probability a detected language needs to replace ``language``
+            (measured on the dynamic window: the English clips 0.998-0.999; no Mandarin,
+            Cantonese or Sichuanese clip gave English more than 0.45, a 0.9 s "哦" at 8 kHz).
         workers: Decodes run at once (CTranslate2 ``inter_threads``); None: one per CPU
             thread. They share the process's :func:`process_queue`.
     """
@@ -100,7 +102,7 @@ class AsrConfig:
     fixed_fallback: bool = True
     detect_language: bool = True
     languages: tuple[str, ...] = ("en",)
-    language_threshold: float = 0.5
+    language_threshold: float = 0.7
     workers: int | None = None
 
     def __post_init__(self) -> None:

@@ -208,6 +208,7 @@ def test_the_beam_and_the_second_decoders_readings_come_from_one_encode():
     ((("zh", 0.97), ("en", 0.02)), "zh", 0.97),
     ((("en", 0.91), ("zh", 0.08)), "en", 0.91),   # confidently English
     ((("en", 0.45), ("zh", 0.40)), "zh", 0.40),   # not confident: Mandarin as before
+    ((("en", 0.65), ("zh", 0.30)), "zh", 0.30),   # below the 0.7 the call centre needs
     ((("ja", 0.92), ("zh", 0.05)), "zh", 0.05),   # not a language the call centre switches to
 ])
 def test_the_language_is_detected_per_turn(heard, language, prob):
