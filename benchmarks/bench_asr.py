@@ -6,7 +6,8 @@ the 60 AISHELL-1 clips (human transcripts) and the other 45 clips of
 ../shared/data/asr_manifest.tsv (Sichuanese, Cantonese, Mandarin, English; automatic
 transcripts). A configuration is a preset (``today``: the 30 s window as before;
 ``dynamic``: the default) optionally followed by AsrConfig fields, e.g.
-``--config today --config dynamic --config "nofb=dynamic:fixed_fallback=False"``.
+``--config today --config dynamic --config "nofb=dynamic:fixed_fallback=False"``; a model
+directory other than Whisper base follows the preset: ``"tuned=dynamic@DIR:margin_s=0.5"``.
 
 Usage: python benchmarks/bench_asr.py [--config SPEC]... [--sets aishell,dialects]
            [--rates 16k,8k] [--limit N] [--readings] [--json OUT]
@@ -42,10 +43,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
-def parse_config(spec: str) -> tuple[str, AsrConfig]:
-    """``[NAME=]PRESET[:field=value,...]`` → (name, config)."""
+def parse_config(spec: str) -> tuple[str, AsrConfig, Path | None]:
+    """``[NAME=]PRESET[@MODEL_DIR][:field=value,...]`` → (name, config, model dir or None)."""
     head, _, fields = spec.partition(":")
     name, _, preset = head.rpartition("=")
+    preset, _, model = preset.partition("@")
     if preset not in PRESETS:
         raise SystemExit(f"bench_asr: unknown preset {preset!r} (have {', '.join(PRESETS)})")
     config = PRESETS[preset]
@@ -68,7 +70,7 @@ def parse_config(spec: str) -> tuple[str, AsrConfig]:
             changes[key] = int(value)
         else:
             changes[key] = value
-    return name or spec, dataclasses.replace(config, **changes)
+    return name or spec, dataclasses.replace(config, **changes), Path(model) if model else None
 
 
 def clip_sets(names: list[str], limit: int) -> dict[str, list[tuple[Path, str, str]]]:
@@ -103,8 +105,8 @@ def main() -> int:
     configs = [parse_config(s) for s in (args.config or ["today", "dynamic"])]
     reader = resolve_readings_model(None) if args.readings else None
     model = resolve_asr_model(None)
-    asrs = {name: WhisperASR(model, cfg, reader, queue=InferenceQueue(cfg.parallel))
-            for name, cfg in configs}
+    asrs = {name: WhisperASR(own or model, cfg, reader, queue=InferenceQueue(cfg.parallel))
+            for name, cfg, own in configs}
     rates = args.rates.split(",")
     sets = clip_sets(args.sets.split(","), args.limit)
     warm = np.zeros(16000, dtype=np.float32)
@@ -135,7 +137,7 @@ def main() -> int:
     summary = []
     for set_name in sets:
         for rate in rates:
-            for name, _ in configs:
+            for name, _, _ in configs:
                 part = [r for r in rows
                         if (r["set"], r["rate"], r["config"]) == (set_name, rate, name)]
                 ms = [r["ms"] for r in part]
@@ -158,7 +160,8 @@ def main() -> int:
               f"{s['fallbacks']:>5} {s['not_zh']:>6}")
     if args.json:
         out = {"machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-               "configs": {n: dataclasses.asdict(c) for n, c in configs},
+               "configs": {n: {**dataclasses.asdict(c), "model": str(m or model)}
+                           for n, c, m in configs},
                "summary": summary, "clips": rows}
         Path(args.json).write_text(json.dumps(out, ensure_ascii=False, indent=1) + "\n")
     return 0
