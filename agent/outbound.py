@@ -47,7 +47,7 @@ def permit_dial(target: str, dnc: DncList | None = None) -> str:
 
     Args:
         target: Phone number or SIP URI about to be dialled.
-        dnc: The list (default: the machine's, ``$TIERLINE_HOME/dnc.sqlite3``).
+        dnc: The list (default: the CRM database's, ``$TIERLINE_HOME/crm.sqlite3``).
 
     Returns:
         The target's do-not-call key (the number it was checked as).

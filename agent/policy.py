@@ -1,7 +1,9 @@
 """Routing policy: after every caller turn, keep the call or transfer it to a human queue.
 
-Precedence (ARCHITECTURE.md): angry caller → care; tier high → senior_sales;
-tier churn_risk → retention; explicit request for a human → general; otherwise continue.
+Precedence (docs/architecture.md): angry caller → care; a caller speaking a language the
+bot does not understand → the configured ``out_of_language_queue`` (none by default: the bot
+keeps the call); tier high → senior_sales; tier churn_risk → retention; explicit request for
+a human → general; otherwise continue.
 The first transfer decision of a call is final: :meth:`RoutingPolicy.in_force` is the one place
 that says so, and every path that changes a call's route (the session's turns, the dialog's
 accepted offer, a keypad digit) asks it. A request for a human the NLU is unsure of
@@ -11,6 +13,8 @@ accepted offer, a keypad digit) asks it. A request for a human the NLU is unsure
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from tierline.nlu.vocab import LANGUAGES
 
 DEFAULT_QUEUES: dict[str, str] = {
     "care": "sip:care@tierline.local",
@@ -53,12 +57,17 @@ class RoutingPolicy:
 
     Args:
         queues: Queue name → SIP URI or phone number.
+        out_of_language_queue: Where a caller whose turn is in a language the NLU does not
+            read (:data:`tierline.nlu.vocab.LANGUAGES`) goes; None keeps such callers with
+            the bot (their turns carry no intent evidence either way).
     """
 
     queues: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_QUEUES))
+    out_of_language_queue: str | None = None
 
     def decide(self, turn: int, tier: str, intent: str, emotion: str,
-               tier_reason: str = "", intent_score: float = 1.0) -> RouteDecision:
+               tier_reason: str = "", intent_score: float = 1.0,
+               language: str = "zh") -> RouteDecision:
         """Route after caller turn ``turn``.
 
         Args:
@@ -68,10 +77,14 @@ class RoutingPolicy:
             emotion: Emotion label of that turn.
             tier_reason: The tier's leading reason, quoted in the route reason.
             intent_score: The NLU's score for ``intent`` (1.0 for a keypad digit).
+            language: The turn's language (Whisper's code).
         """
         why = f" ({tier_reason})" if tier_reason else ""
         if emotion == "angry":
             return self._transfer("care", turn, "caller is angry")
+        if self.out_of_language_queue and language not in LANGUAGES:
+            return self._transfer(self.out_of_language_queue, turn,
+                                  f"caller speaks {language}, which the bot does not read")
         if tier == "high":
             return self._transfer("senior_sales", turn, f"high-value caller{why}")
         if tier == "churn_risk":

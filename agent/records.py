@@ -30,7 +30,9 @@ class TurnRecord:
         emotion: Caller emotion.
         tier: Tier after this turn.
         route: Route decision after this turn.
-        latency_ms: asr, nlu, tier, decision (see ARCHITECTURE.md).
+        latency_ms: endpoint, asr, nlu, tier and decision, milliseconds: decision runs from
+            the caller's last voiced frame to the route decision and includes endpoint
+            (last voiced frame → end of turn declared); docs/architecture.md.
         asr_confidence: Recogniser confidence, None for text turns.
         reply: What the bot answered to this turn (None without a dialog manager).
         also_heard: The recogniser's other readings of the turn that the intent was also read

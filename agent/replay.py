@@ -7,7 +7,8 @@ That transcript comes from the session's own memoising recogniser, so when the t
 close there it is not decoded twice.
 
 With ``realtime`` a reader thread releases 20 ms frames at 1× speed, as a phone line
-would, and decisions are timed from the moment each turn's closing frame arrived.
+would. Every turn's decision latency runs from the arrival of its last voiced frame
+(:mod:`tierline.audio.turn_clock`), so it includes the endpointer's silence wait.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from tierline.audio.errors import AudioError
 from tierline.audio.io import iter_frames
 from tierline.audio.prosody import prewarm
 from tierline.audio.records import Frame
+from tierline.audio.turn_clock import FrameClock
 
 _END = object()
 
@@ -109,9 +111,11 @@ def replay_file(
     prewarm()  # librosa/numba start-up must not land in the first turn's decision latency
     frames = iter_frames(path, channel=options.channel, caller_channel=options.caller_channel)
 
-    def decide(utterances: list, arrived: float) -> None:
+    clock = FrameClock()
+
+    def decide(utterances: list, declared_at: float) -> None:
         for utt in utterances:
-            turn = session.on_utterance(utt, detected_at=arrived)
+            turn = session.on_utterance(utt, clock.timing(utt, declared_at))
             if turn is not None and on_turn is not None:
                 on_turn(turn)
 
@@ -120,6 +124,7 @@ def replay_file(
     try:
         for frame, arrived in _paced(frames, options.realtime):
             position = frame.end_s
+            clock.arrived(frame.end_s, arrived)
             decide(endpointer.push(frame), arrived)
             if on_progress is not None:
                 on_progress(position)

@@ -14,9 +14,12 @@ from tierline.agent.records import CallRecord, TurnRecord
 from tierline.audio.arousal import CallerVoice
 from tierline.audio.emotion import fuse_emotion
 from tierline.audio.records import Utterance, VoiceAffect
+from tierline.audio.turn_clock import TurnTiming
 from tierline.dialects.asr import ASR
 from tierline.dialects.memo import MemoASR
 from tierline.nlu.pipeline import Nlu, normalize
+from tierline.nlu.records import IntentScore, NluResult
+from tierline.nlu.vocab import INTENTS, LANGUAGES
 from tierline.segmentation.features import CustomerProfile
 from tierline.segmentation.records import TurnEvidence
 from tierline.segmentation.tier import TierScorer
@@ -77,14 +80,15 @@ class CallSession:
             raise RuntimeError("this session has no ASR model")
         return self.asr.transcribe(audio).text
 
-    def on_utterance(self, utt: Utterance, detected_at: float | None = None,
+    def on_utterance(self, utt: Utterance, timing: TurnTiming | None = None,
                      asr_ms: float | None = None) -> TurnRecord | None:
         """Transcribe one utterance and decide on it.
 
         Args:
             utt: Utterance closed by the endpointer.
-            detected_at: ``time.perf_counter()`` when the endpointer could first know the
-                turn had ended; the decision latency is measured from it.
+            timing: When the caller's last voiced frame arrived and when the endpointer
+                closed the turn (:meth:`tierline.audio.turn_clock.FrameClock.timing`); the
+                decision latency runs from the first (default: now, for both).
             asr_ms: The recognition time the transport measured, when it transcribed the
                 utterance itself (default: the decode's own ``compute_ms``).
 
@@ -93,7 +97,7 @@ class CallSession:
         """
         if self.asr is None:
             raise RuntimeError("this session has no ASR model")
-        detected_at = time.perf_counter() if detected_at is None else detected_at
+        timing = timing or TurnTiming.now()
         transcript = self.asr.transcribe(utt.audio)
         if asr_ms is None:
             asr_ms = transcript.compute_ms  # the decode's cost, even when the endpointer paid it
@@ -102,21 +106,25 @@ class CallSession:
         voice = self.voice.observe(utt.audio, utt.sample_rate, transcript.text)
         return self.on_text(
             transcript.text, utt.start_s, utt.end_s, transcript.language, transcript.dialect,
-            asr_ms=asr_ms, detected_at=detected_at, asr_confidence=transcript.confidence,
+            asr_ms=asr_ms, timing=timing, asr_confidence=transcript.confidence,
             voice=voice, alternatives=transcript.alternatives,
         )
 
     def on_text(self, text: str, start_s: float = 0.0, end_s: float = 0.0,
                 language: str = "zh", dialect: str | None = None, asr_ms: float = 0.0,
-                detected_at: float | None = None,
+                timing: TurnTiming | None = None,
                 asr_confidence: float | None = None,
                 voice: VoiceAffect | None = None,
                 alternatives: tuple[tuple[str, float], ...] = ()) -> TurnRecord:
         """Decide on one caller turn given as text (``voice``: the turn's vocal affect;
-        ``alternatives``: the recogniser's other readings, see :meth:`Nlu.analyze`)."""
-        detected_at = time.perf_counter() if detected_at is None else detected_at
+        ``alternatives``: the recogniser's other readings, see :meth:`Nlu.analyze`;
+        ``timing``: when the turn ended, see :meth:`on_utterance`)."""
+        timing = timing or TurnTiming.now()
         t0 = time.perf_counter()
-        nlu = self.models.nlu.analyze(text, alternatives)
+        if language in LANGUAGES:
+            nlu = self.models.nlu.analyze(text, alternatives)
+        else:  # words the NLU never learnt to read: no intent, entity or sentiment evidence
+            nlu = _unread(text)
         t1 = time.perf_counter()
         scores = nlu.scores
         emotion = fuse_emotion(voice, nlu.sentiment, nlu.anger, scores.get("hesitation", 0.0))
@@ -136,7 +144,7 @@ class CallSession:
         index = len(self.record.turns)
         decision = self.policy.decide(
             index, tier.label, nlu.intent.label, emotion.label,
-            tier.reasons[0] if tier.reasons else "", nlu.intent.score)
+            tier.reasons[0] if tier.reasons else "", nlu.intent.score, language)
         t3 = time.perf_counter()
         self.record.route = self.policy.in_force(self.record.route, decision)
         turn = TurnRecord(
@@ -144,8 +152,9 @@ class CallSession:
             dialect=dialect, intent=(nlu.intent.label, nlu.intent.score),
             intents=tuple((i.label, i.score) for i in nlu.intents),
             entities=nlu.entities.to_dict(), emotion=emotion, tier=tier, route=decision,
-            latency_ms={"asr": asr_ms, "nlu": (t1 - t0) * 1000, "tier": (t2 - t1) * 1000,
-                        "decision": (t3 - detected_at) * 1000},
+            latency_ms={"endpoint": timing.endpoint_ms, "asr": asr_ms,
+                        "nlu": (t1 - t0) * 1000, "tier": (t2 - t1) * 1000,
+                        "decision": (t3 - timing.voiced_end_at) * 1000},
             asr_confidence=asr_confidence,
             also_heard=_other_readings(text, alternatives),
         )
@@ -175,13 +184,21 @@ class CallSession:
         reply = self.dialog.respond(turn, scorer=self.scorer, evidence=evidence,
                                     nlu=self.models.nlu)
         route = turn.route
-        if reply.transfer and not self.policy.is_final(self.record.route):
-            route = RouteDecision("transfer", reply.transfer, turn.index,
-                                  "caller accepted the bot's offer of a human",
-                                  self.policy.queues.get(reply.transfer))
-            self.record.route = self.policy.in_force(self.record.route, route)
+        if reply.transfer:
+            offered = RouteDecision("transfer", reply.transfer, turn.index,
+                                    "caller accepted the bot's offer of a human",
+                                    self.policy.queues.get(reply.transfer))
+            self.record.route = self.policy.in_force(self.record.route, offered)
+            if self.record.route is offered:
+                route = offered
         latency = {**turn.latency_ms, "reply": (time.perf_counter() - t0) * 1000}
         return replace(turn, reply=reply, route=route, latency_ms=latency)
+
+
+def _unread(text: str) -> NluResult:
+    """What a turn in a language the NLU does not read tells: nothing (``other``)."""
+    other = IntentScore("other", 1.0)
+    return NluResult(text, other, (other,), scores={i: float(i == "other") for i in INTENTS})
 
 
 def _other_readings(text: str, alternatives: tuple[tuple[str, float], ...]) -> tuple[str, ...]:

@@ -84,6 +84,9 @@ class BargeInController:
         config: Endpointer settings.
         confirm: Confirming-stage settings (default :data:`BARGE_IN_CONFIRM`).
         detector: Confirming detector; default Silero.
+        endpointer: The call's endpointer, when the transport already made one (e.g. with
+            :func:`~tierline.audio.endpointer.make_endpointer`, so turns are cut exactly as
+            replay cuts them); the three settings above are then unused.
 
     Example:
         >>> ctl = BargeInController()
@@ -98,8 +101,10 @@ class BargeInController:
 
     def __init__(self, config: EndpointerConfig | None = None,
                  confirm: ConfirmConfig | None = None,
-                 detector: SpeechDetector | None = None) -> None:
-        self.endpointer = TwoStageEndpointer(config, confirm or BARGE_IN_CONFIRM, detector)
+                 detector: SpeechDetector | None = None,
+                 endpointer: TwoStageEndpointer | None = None) -> None:
+        self.endpointer = endpointer or TwoStageEndpointer(config, confirm or BARGE_IN_CONFIRM,
+                                                           detector)
         self._prompt: str | None = None
         self._suspected = False
         self._interrupting = False

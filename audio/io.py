@@ -46,8 +46,11 @@ class AudioInfo:
         format: Container or raw codec name: "WAV", "FLAC", "OGG", "MP3", "ULAW", "ALAW", ...
         sample_rate: Native sample rate, Hz.
         channels: Number of channels.
-        duration_s: Length in seconds.
+        duration_s: Length in seconds (for WAV and raw G.711 what the file really holds;
+            for compressed formats what the header says, until decoding shows otherwise).
         subtype: Sample encoding inside the container (e.g. "PCM_16", "ULAW"), if known.
+        claimed_s: The length the header states, when it states one (a WAV data chunk, a
+            FLAC stream header); longer than ``duration_s`` in a cut-off WAV.
     """
 
     path: Path
@@ -56,6 +59,12 @@ class AudioInfo:
     channels: int
     duration_s: float
     subtype: str = ""
+    claimed_s: float | None = None
+
+    @property
+    def cut(self) -> bool:
+        """Whether the header promises more audio than the file holds (known at probe)."""
+        return self.claimed_s is not None and self.claimed_s > self.duration_s + FRAME_MS / 1000
 
     @property
     def frames(self) -> int:
@@ -106,14 +115,49 @@ def _probe_soundfile(path: Path) -> AudioInfo:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise AudioError(f"not a readable audio file: {path} ({_reason(exc)})") from None
+    duration = info.frames / info.samplerate if info.samplerate > 0 else 0.0
+    claimed = _wav_claimed_s(path) if info.format == "WAV" else duration
     return AudioInfo(
         path=path,
         format=info.format,
         sample_rate=int(info.samplerate),
         channels=int(info.channels),
-        duration_s=info.frames / info.samplerate if info.samplerate > 0 else 0.0,
+        duration_s=duration,
         subtype=info.subtype or "",
+        claimed_s=claimed,
     )
+
+
+def _wav_claimed_s(path: Path) -> float | None:
+    """The length a RIFF/WAVE header claims (data chunk size / block size / rate), or None.
+
+    libsndfile reports what the file really holds; the header may promise more (a recording
+    cut off by a crash or a full disk). A streaming header (size 0 or 0xFFFFFFFF) claims
+    nothing.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            rate = block = 0
+            while chunk := fh.read(8):
+                if len(chunk) < 8:
+                    return None
+                cid, size = chunk[:4], int.from_bytes(chunk[4:], "little")
+                if cid == b"fmt ":
+                    fmt = fh.read(size + (size & 1))
+                    rate = int.from_bytes(fmt[4:8], "little")
+                    block = int.from_bytes(fmt[12:14], "little")
+                elif cid == b"data":
+                    if not rate or not block or size in (0, 0xFFFFFFFF):
+                        return None
+                    return size / block / rate
+                else:
+                    fh.seek(size + (size & 1), 1)
+    except OSError:
+        return None
+    return None
 
 
 def _check_info(info: AudioInfo) -> None:

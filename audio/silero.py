@@ -10,6 +10,7 @@ loaded once per process and shared; each :class:`SileroVAD` holds one stream's s
 from __future__ import annotations
 
 import functools
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,20 @@ CONTEXT = 64
 """Samples of the previous window prepended to each window."""
 STATE_SHAPE = (1, 1, 128)
 MODEL_FILE = "silero_vad_v6.onnx"
+QUIET_PROB = 0.1
+"""A window below this probability is plain non-speech."""
+WARM_WINDOWS = 31
+"""Windows of audio (1 s) the recurrent state is rebuilt from when speech starts after a quiet
+stretch at least as long.
+
+Carried through a long silence (a caller on hold) the LSTM state drifts: after 30 s or more
+of silence or line noise, the same real clip scored 0.35-0.6 where it scored 0.7-0.9 after
+2 s, so a turn was confirmed late (its first words clipped) or not at all. When a window
+after such a stretch is no longer quiet, the state is rebuilt from a fresh one over the last
+second of audio and the window scored again: whatever the silence before (1 s or an hour),
+speech meets the same state. A fresh state every ``DRIFT_RESET_WINDOWS`` quiet windows keeps
+the drift itself bounded in between."""
+DRIFT_RESET_WINDOWS = 94
 
 
 def model_path() -> Path:
@@ -79,6 +94,8 @@ class SileroVAD(SpeechDetector):
         self._context = np.zeros(CONTEXT, dtype=np.float32)
         self._pending = np.zeros(0, dtype=np.float32)
         self._last = 0.0
+        self._quiet = 0
+        self._history: deque[np.ndarray] = deque(maxlen=WARM_WINDOWS)
 
     def _probability_impl(self, pcm: np.ndarray) -> float:
         samples = pcm.astype(np.float32) / 32768.0
@@ -95,13 +112,30 @@ class SileroVAD(SpeechDetector):
         self._pending = buf[whole:].copy()
         return out
 
-    def _window(self, window: np.ndarray) -> float:
-        x = np.concatenate([self._context, window])[None, :]
+    def _run(self, x: np.ndarray) -> float:
         prob, self._h, self._c = self._session.run(
             None, {"input": x, "h": self._h, "c": self._c}
         )
+        return float(np.asarray(prob).reshape(-1)[0])
+
+    def _window(self, window: np.ndarray) -> float:
+        x = np.concatenate([self._context, window])[None, :]
         self._context = window[-CONTEXT:].copy()
-        self._last = float(np.asarray(prob).reshape(-1)[0])
+        prob = self._run(x)
+        if prob >= QUIET_PROB and self._quiet >= WARM_WINDOWS:
+            # speech after a quiet stretch: meet it with the state one second of that quiet
+            # gives a fresh model, not with whatever the whole stretch drifted to
+            self._h = np.zeros(STATE_SHAPE, dtype=np.float32)
+            self._c = np.zeros(STATE_SHAPE, dtype=np.float32)
+            for past in self._history:
+                self._run(past)
+            prob = self._run(x)
+        self._quiet = self._quiet + 1 if prob < QUIET_PROB else 0
+        if self._quiet and self._quiet % DRIFT_RESET_WINDOWS == 0:
+            self._h = np.zeros(STATE_SHAPE, dtype=np.float32)
+            self._c = np.zeros(STATE_SHAPE, dtype=np.float32)
+        self._history.append(x)
+        self._last = prob
         return self._last
 
 

@@ -4,7 +4,8 @@
 :mod:`tierline.nlu.training.train`. The file's metadata carries everything needed to use it (labels,
 character vocabulary, maximum length), so a model and its vocabulary cannot drift apart.
 Sessions use one intra-op thread: one utterance is tiny work, and the call pipeline runs
-several calls side by side.
+several calls side by side. Both read :func:`tierline.nlu.reading.model_reading` of the turn
+(double negatives cancelled, insult words in their everyday sense left out).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tierline.nlu.chars import CharVocab, bigram_ids, clip_units, sound, sound_i
 from tierline.nlu.data import SENTIMENT_LABELS
 from tierline.nlu.errors import NluError
 from tierline.nlu.intents import IntentClassifier
+from tierline.nlu.reading import model_reading
 from tierline.nlu.sentiment import SentimentModel
 from tierline.nlu.vocab import FALLBACK_INTENT, INTENTS
 
@@ -143,7 +145,7 @@ class OnnxIntentClassifier(IntentClassifier):
             raise NluError(f"{self.model.path}: labels are not the 15 intents")
 
     def _classify_impl(self, text: str) -> dict[str, float]:
-        p = self.model.probabilities(text)
+        p = self.model.probabilities(model_reading(text))
         if p is None:
             return {i: float(i == FALLBACK_INTENT) for i in INTENTS}
         return {label: float(v) for label, v in zip(self.model.labels, p, strict=True)}
@@ -166,5 +168,5 @@ class OnnxSentiment(SentimentModel):
             raise NluError(f"{self.model.path}: labels are not {SENTIMENT_LABELS}")
 
     def _score_impl(self, text: str) -> float:
-        p = self.model.probabilities(text)
+        p = self.model.probabilities(model_reading(text))
         return 0.0 if p is None else float(p[2] - p[0])

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from tierline.nlu.money import Money
+
 
 @dataclass(frozen=True)
 class IntentScore:
@@ -25,11 +27,14 @@ class Entities:
 
     Attributes:
         budget_cny: Money amount in CNY the caller states as budget/spend (lower bound of a
-            range).
-        seats: Count of people, accounts, stores, seats, users or agents (largest mentioned).
+            range; the corrected amount of a correction; see :mod:`tierline.nlu.amounts`).
+        seats: Count of the users: seats, accounts, stores, users, agents (see
+            :mod:`tierline.nlu.amounts` for a turn that says several).
         timeline: The time phrase as spoken, e.g. ``下个月`` or ``Q3``.
         product: Edition name, e.g. ``企业版``.
         competitor: Canonical competitor name, e.g. ``钉钉``.
+        budget_source: The budget as stated when it was in a foreign currency (amount,
+            currency, the CNY rate used); ``None`` for CNY.
     """
 
     budget_cny: float | None = None
@@ -37,6 +42,7 @@ class Entities:
     timeline: str | None = None
     product: str | None = None
     competitor: str | None = None
+    budget_source: Money | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the mentioned slots only (JSON-ready).
@@ -55,6 +61,8 @@ class Entities:
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
+        if self.budget_source is not None:
+            out["budget_source"] = self.budget_source.to_dict()
         return out
 
 
@@ -69,8 +77,11 @@ class NluResult:
         entities: Extracted slots.
         sentiment: Word sentiment in [-1, 1].
         anger: Strength of strong negative affect in the words, [0, 1] (threats to complain
-            or expose, insults, shouting words); a mild complaint scores low.
+            or expose, insults, shouting words); a mild complaint scores low, and one cue the
+            rest of the turn does not back stays below 0.6 (:mod:`tierline.nlu.anger`).
         scores: Probability of every one of the 15 intents (sums to 1).
+        anger_basis: Why ``anger`` is what it is (``repeated cues``, ``complaint in negative
+            words``, ``one cue, not backed``), empty without an anger cue.
     """
 
     text: str
@@ -80,3 +91,4 @@ class NluResult:
     sentiment: float = 0.0
     anger: float = 0.0
     scores: dict[str, float] = field(default_factory=dict)
+    anger_basis: str = ""

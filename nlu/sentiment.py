@@ -3,15 +3,20 @@
 ``sentiment`` is polarity in [-1, 1]; ``anger`` is the strength of strong negative affect in
 [0, 1]: threats to complain or expose (我要投诉你们, 曝光, 12315), insults (骗子, 垃圾),
 shouting words (气死了, 什么破系统). A mild complaint (系统有点慢) scores low on anger although
-its sentiment is negative. Until a prosody model exists, ``anger`` drives the angry emotion.
+its sentiment is negative. :mod:`tierline.nlu.anger` reads the cues against the rest of the
+turn before they count as an angry caller.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 
-__all__ = ["LexiconSentiment", "SentimentModel", "anger_score"]
+from tierline.nlu.reading import literal_spans
+
+__all__ = ["AMBIGUOUS_ANGER", "AngerCue", "LexiconSentiment", "SentimentModel", "anger_cues",
+           "anger_score"]
 
 _POSITIVE: dict[str, float] = {
     "不错": 1.0, "满意": 1.0, "很好": 1.0, "挺好": 0.9, "好用": 1.0, "喜欢": 1.0, "感谢": 0.8,
@@ -52,6 +57,13 @@ _ANGER: dict[str, float] = {
 }
 _ANGER_NEGATABLE = {"生气", "投诉", "要投诉", "去投诉", "过分", "太过分", "愤怒", "火大", "恼火",
                     "差评", "敷衍", "赔偿", "退钱"}
+AMBIGUOUS_ANGER = frozenset({
+    "垃圾", "滚", "律师", "法院", "媒体", "曝光", "报警", "工商局", "投诉", "要投诉", "去投诉",
+    "差评", "赔偿", "赔钱", "退钱", "过分", "敷衍", "搞什么", "sb", "tmd", "他妈", "妈的",
+    "废物", "流氓", "生气"})
+"""Anger cues with an everyday sense besides the insult or threat (垃圾 is also waste, 律师 a
+profession, 投诉 a feature, 滚 a roller): alone they need words outside them that say the
+turn is a complaint (:func:`tierline.nlu.anger.read_anger`)."""
 
 
 def _alternation(words: list[str]) -> re.Pattern[str]:
@@ -62,6 +74,7 @@ def _alternation(words: list[str]) -> re.Pattern[str]:
 _LEXICON = {**_POSITIVE, **{k: -v for k, v in _NEGATIVE.items()}}
 _LEX_RE = _alternation(list(_LEXICON))
 _ANGER_RE = _alternation(list(_ANGER))
+_ASCII_EDGE = re.compile(r"[a-z0-9]", re.IGNORECASE)
 _FIXED_NEGATION = {"不错", "不满意", "不好", "不行", "不靠谱", "不专业", "不方便", "不好用",
                    "不稳定", "不感兴趣", "没问题", "不贵", "不差", "不慢", "不卡", "不满", "不爽",
                    "不理", "没用", "没人管", "没人理", "受不了", "不要脸", "用不了", "打不开",
@@ -123,30 +136,70 @@ class LexiconSentiment(SentimentModel):
         return math.tanh(total * 0.7)
 
 
-def anger_score(text: str) -> float:
-    """Strength of strong negative affect in the words.
+@dataclass(frozen=True)
+class AngerCue:
+    """One anger cue found in a turn.
 
-    Noisy-OR of anger cues (threats to complain or expose, insults, shouting words), boosted
-    by exclamation marks when a cue is present. Negated cues (我不是要投诉) do not count.
+    Attributes:
+        word: The cue as listed (lower case).
+        start: Offset in the turn.
+        end: Offset after it.
+        weight: Its strength in [0, 1].
+    """
+
+    word: str
+    start: int
+    end: int
+    weight: float
+
+
+def anger_cues(text: str) -> list[AngerCue]:
+    """Anger cues in a turn: threats to complain or expose, insults, shouting words.
+
+    Not counted: a negated cue (我不是要投诉), a cue in its everyday sense
+    (:func:`tierline.nlu.reading.literal_spans`: 垃圾处理, 滚筒, 律师事务所), and a Latin or digit
+    cue inside a longer word (sb of USB, 12315 inside a longer number).
+    """
+    if not isinstance(text, str) or not text:
+        return []
+    literal = literal_spans(text)
+    cues = []
+    for m in _ANGER_RE.finditer(text):
+        word = m.group(0).lower()
+        if word in _ANGER_NEGATABLE and _negated(text, m.start()):
+            continue
+        if any(a < m.end() and m.start() < b for a, b in literal):
+            continue
+        if word.isascii() and (
+                (m.start() > 0 and _ASCII_EDGE.match(text[m.start() - 1]))
+                or (m.end() < len(text) and _ASCII_EDGE.match(text[m.end()]))):
+            continue
+        cues.append(AngerCue(word, m.start(), m.end(), _ANGER[word]))
+    return cues
+
+
+def anger_score(text: str, cues: list[AngerCue] | None = None) -> float:
+    """Strength of strong negative affect in the words, from the cues alone.
+
+    Noisy-OR of :func:`anger_cues`, boosted by exclamation marks when a cue is present. This
+    is the lexical reading; :func:`tierline.nlu.anger.read_anger` decides whether the rest of
+    the turn backs it.
 
     Args:
         text: The utterance.
+        cues: The cues already found in ``text`` (computed when omitted).
 
     Returns:
         A float in [0, 1]; 0 when no cue is present.
     """
     if not isinstance(text, str) or not text:
         return 0.0
-    keep = 1.0
-    hits = 0
-    for m in _ANGER_RE.finditer(text):
-        word = m.group(0).lower()
-        if word in _ANGER_NEGATABLE and _negated(text, m.start()):
-            continue
-        keep *= 1.0 - _ANGER[word]
-        hits += 1
-    if not hits:
+    cues = anger_cues(text) if cues is None else cues
+    if not cues:
         return 0.0
+    keep = 1.0
+    for cue in cues:
+        keep *= 1.0 - cue.weight
     score = 1.0 - keep
     bangs = text.count("!") + text.count("！")
     if bangs:

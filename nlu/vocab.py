@@ -39,3 +39,7 @@ COMPETITORS: tuple[str, ...] = (
     "华为云", "阿里云", "腾讯",
 )
 """Canonical competitor names recognised as the ``competitor`` entity."""
+
+LANGUAGES: tuple[str, ...] = ("zh", "yue")
+"""Languages of the text the NLU was trained for (Whisper's codes): Mandarin, and Cantonese
+written in Chinese characters. A turn in another language carries no intent evidence."""

@@ -5,7 +5,8 @@ is turned into numbered pinyin with pypinyin; the plain ``cmn`` voice misreads c
 separated by pauses, with a little seeded line noise, written as 8 kHz μ-law like a phone
 line. ``stereo`` calls put bot prompts on channel 0 (agent) and the caller on channel 1.
 Next to every ``NAME.wav`` go ``NAME.customer.json`` (CRM features) and
-``NAME.expected.json`` (tier and route the pipeline must reach).
+``NAME.expected.json`` (tier and route the pipeline must reach, and the turn a transfer is
+decided at).
 
 Usage: python samples/make_samples.py [--out samples/calls]
 """
@@ -39,7 +40,8 @@ CALLS: list[dict] = [
                      "click_times": 80, "consult_count": 3, "contract_value": 0,
                      "renewal_rate": 0, "response_speed": 2, "complaint_count": 0,
                      "referral_count": 0},
-        "expected": {"tier": "high", "action": "transfer", "queue": "senior_sales"},
+        "expected": {"tier": "high", "action": "transfer", "queue": "senior_sales",
+                     "at_turn": 1},
     },
     {
         "id": "high_customization_senior_sales",
@@ -49,7 +51,8 @@ CALLS: list[dict] = [
                      "click_times": 30, "consult_count": 2, "contract_value": 0,
                      "renewal_rate": 0, "response_speed": 6, "complaint_count": 0,
                      "referral_count": 0},
-        "expected": {"tier": "high", "action": "transfer", "queue": "senior_sales"},
+        "expected": {"tier": "high", "action": "transfer", "queue": "senior_sales",
+                     "at_turn": 2},
     },
     {
         "id": "medium_price_continue",
@@ -84,7 +87,8 @@ CALLS: list[dict] = [
                      "click_times": 4, "consult_count": 6, "contract_value": 300000,
                      "renewal_rate": 0.5, "response_speed": 24, "complaint_count": 2,
                      "referral_count": 1},
-        "expected": {"tier": "churn_risk", "action": "transfer", "queue": "retention"},
+        "expected": {"tier": "churn_risk", "action": "transfer", "queue": "retention",
+                     "at_turn": 0},
     },
     {
         "id": "angry_care",
@@ -94,7 +98,8 @@ CALLS: list[dict] = [
                      "click_times": 3, "consult_count": 8, "contract_value": 150000,
                      "renewal_rate": 1.0, "response_speed": 4, "complaint_count": 1,
                      "referral_count": 0},
-        "expected": {"tier": "churn_risk", "action": "transfer", "queue": "care"},
+        "expected": {"tier": "churn_risk", "action": "transfer", "queue": "care",
+                     "at_turn": 1},
     },
     {
         "id": "human_request_general",
@@ -103,7 +108,8 @@ CALLS: list[dict] = [
                      "click_times": 12, "consult_count": 1, "contract_value": 20000,
                      "renewal_rate": 1.0, "response_speed": 8, "complaint_count": 0,
                      "referral_count": 0},
-        "expected": {"tier": "medium", "action": "transfer", "queue": "general"},
+        "expected": {"tier": "medium", "action": "transfer", "queue": "general",
+                     "at_turn": 1},
     },
 ]
 

@@ -8,6 +8,3 @@ from tierline.core.errors import TierlineError
 class TierDataError(TierlineError, ValueError):
     """A tiering input file (seed-format CSVs, customer base, outcomes) is malformed."""
 
-
-class MissingTrainingExtra(TierDataError):
-    """torch / onnx are not installed: training needs the ``train`` extra."""

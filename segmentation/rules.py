@@ -25,6 +25,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
+from tierline.nlu.amounts import corrects_earlier
 from tierline.segmentation.features import CustomerProfile
 from tierline.segmentation.records import TIERS, TierUpdate, TurnEvidence
 from tierline.segmentation.state import HIGH_BUDGET_CNY, HIGH_SEATS, TRIVIAL_SEATS
@@ -138,8 +139,14 @@ class RuleTierScorer:
         out: list[_Contribution] = []
         existing = self.customer.is_existing_customer
         counts, w = self._said()
-        budget = max((t.budget_cny for t in self._turns if t.budget_cny), default=None)
-        seats = max((t.seats for t in self._turns if t.seats), default=None)
+        budget: float | None = None
+        seats: int | None = None
+        for t in self._turns:  # the largest stated, unless a turn corrects an earlier amount
+            restated = corrects_earlier(t.text)
+            if t.budget_cny:
+                budget = t.budget_cny if restated else max(budget or 0.0, t.budget_cny)
+            if t.seats:
+                seats = t.seats if restated else max(seats or 0, t.seats)
         buying = sum(w.get(k, 0.0) for k in ("purchase_intent", "bulk_purchase"))
         latest = self._turns[-1]
         decisive = 0.0

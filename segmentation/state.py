@@ -15,17 +15,20 @@ renders, together with the caller's CRM record, a vector laid out as :data:`FEAT
   flag, the optional RFM columns and how many features were defaulted.
 
 Amounts and counts persist at their maximum, so a budget said in turn 1 still counts in
-turn 3. :data:`GROUPS` names the slices a reason sentence is built from;
-:data:`TEXT_BLIND` are the columns a model without the words may use.
+turn 3, unless a later turn corrects them ("刚才说错了，预算是七万": the last stated value wins,
+:func:`tierline.nlu.amounts.corrects_earlier`). :data:`GROUPS` names the slices a reason
+sentence is built from; :data:`TEXT_BLIND` are the columns a model without the words may use.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from tierline.nlu.amounts import corrects_earlier
 from tierline.nlu.vocab import INTENTS
 from tierline.segmentation.cues import says_expansion, says_renewal
 from tierline.segmentation.features import CRM_FEATURES, CustomerProfile
@@ -39,6 +42,18 @@ HIGH_SEATS = 100
 TRIVIAL_SEATS = 2
 """A stated team of at most this many users is personal/trivial use (ARCHITECTURE.md: low)."""
 COUNT_CAP = 5
+RECENT_TURNS = 10
+"""How many recent turns an intent-borne large-value signal must fall within (integration
+with buying, three customisation asks): over a long call, chance readings of these intents
+must not add up to a high tier."""
+BUYING_INTENTS = ("purchase_intent", "bulk_purchase")
+PAIR_TURNS = 2
+"""An integration ask and purchase intent count together at most this many turns apart."""
+INTEGRATION_INTENTS = ("tech_integration", "customization")
+BUYING_SAID = 0.25
+"""Purchase intent beside an integration or private-deployment ask counts from this
+probability ("我们准备采购，需要跟内部系统做对接" reads as tech_integration 0.53 +
+purchase_intent 0.36: one turn, both signals)."""
 
 _TEXT = (
     [f"last:{i}" for i in INTENTS]
@@ -56,6 +71,7 @@ _CRM = ["log_browse_duration", "log_click_times", "log_consult_count", "log_cont
         "log_monetary", "rfm_known", "defaulted_share"]
 FEATURE_NAMES: tuple[str, ...] = tuple(_TEXT + _VOICE + _CRM)
 INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
+_I = {name: i for i, name in enumerate(INTENTS)}
 TEXT_BLIND: tuple[int, ...] = tuple(INDEX[n] for n in _VOICE + _CRM)
 """Columns of a model that hears the voice and knows the CRM record but not the words."""
 
@@ -143,6 +159,7 @@ class EvidenceState:
     _arousal_max: float = 0.0
     _arousal_last: float = 0.0
     _angry_last: float = 0.0
+    _recent: deque = field(default_factory=lambda: deque(maxlen=RECENT_TURNS))
 
     def add(self, ev: TurnEvidence) -> None:
         """Fold one caller turn in."""
@@ -150,13 +167,19 @@ class EvidenceState:
         self.turns += 1
         self._last = probs
         self._decayed = self._decayed * DECAY + probs
-        for name, p in zip(INTENTS, probs, strict=True):
-            if p >= SAID and name != "other":
-                self.counts[name] = self.counts.get(name, 0) + 1
-        if ev.budget_cny:
-            self.budget = max(self.budget or 0.0, float(ev.budget_cny))
-        if ev.seats:
-            self.seats = max(self.seats or 0, int(ev.seats))
+        said = frozenset(name for name, p in zip(INTENTS, probs, strict=True)
+                         if p >= SAID and name != "other")
+        for name in said:
+            self.counts[name] = self.counts.get(name, 0) + 1
+        self._recent.append(probs)
+        if corrects_earlier(ev.text):  # "刚才说错了，是六万": the last stated value wins
+            self.budget = float(ev.budget_cny) if ev.budget_cny else self.budget
+            self.seats = int(ev.seats) if ev.seats else self.seats
+        else:
+            if ev.budget_cny:
+                self.budget = max(self.budget or 0.0, float(ev.budget_cny))
+            if ev.seats:
+                self.seats = max(self.seats or 0, int(ev.seats))
         if ev.competitor:
             self.competitor = ev.competitor
         self.expansion = self.expansion or says_expansion(ev.text)
@@ -170,6 +193,39 @@ class EvidenceState:
         self._arousal_max = max(self._arousal_max, ev.arousal)
         self._arousal_last = ev.arousal
         self._angry_last = float(ev.emotion == "angry")
+
+    def large_value(self, existing: bool) -> tuple[str, ...]:
+        """The large-value signals heard, by the tier's own rules
+        (:mod:`tierline.segmentation.labels`): a budget of at least 500,000 CNY, at least 100
+        seats, an integration or private-deployment ask with purchase intent, or three
+        customisation asks, within the last :data:`RECENT_TURNS` turns; an existing customer
+        expanding. Empty:
+        nothing that makes a caller high.
+
+        Args:
+            existing: The caller is an existing customer (contract_value > 0).
+        """
+        signals = []
+        if (self.budget or 0) >= HIGH_BUDGET_CNY:
+            signals.append("budget")
+        if (self.seats or 0) >= HIGH_SEATS:
+            signals.append("seats")
+        if self._recent:
+            recent = np.stack(list(self._recent))
+            buying = recent[:, [_I[i] for i in BUYING_INTENTS]].sum(axis=1) >= BUYING_SAID
+            asks = recent[:, _I["tech_integration"]] >= SAID
+            # an integration ask and purchase intent in one turn or two adjacent ones; a
+            # private-deployment (customisation) ask only in the turn that says buying
+            same = (recent[:, [_I[i] for i in INTEGRATION_INTENTS]].sum(axis=1) >= SAID) & buying
+            idx_ask, idx_buy = np.flatnonzero(asks), np.flatnonzero(buying)
+            near = any(abs(a - b) <= PAIR_TURNS for a in idx_ask for b in idx_buy)
+            if same.any() or near:
+                signals.append("integration")
+            if int((recent[:, _I["customization"]] >= SAID).sum()) >= 3:
+                signals.append("customization")
+        if existing and self.expansion:
+            signals.append("expansion")
+        return tuple(signals)
 
     def emotion_turns(self, label: str) -> int:
         return self._emotions.get(label, 0)

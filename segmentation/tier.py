@@ -35,6 +35,9 @@ from tierline.segmentation.state import EvidenceState, crm_vector
 HYSTERESIS = 0.15
 """Probability lead the new leader needs over the current label to replace it."""
 _CHURN = TIERS.index("churn_risk")
+_HIGH = TIERS.index("high")
+HELD_BACK = "not high yet: no budget >= 500,000 CNY, >= 100 seats or other large-value signal"
+"""Reason added when the model leans to high but the tier's rules hold it back."""
 _IMPOSSIBLE = -1e4
 
 
@@ -146,7 +149,15 @@ class TierScorer:
         if not self.customer.is_existing_customer:  # churn_risk needs contract_value > 0
             adapted = adapted.copy()
             adapted[:, _CHURN] = _IMPOSSIBLE
-        log_probs = log_softmax(adapted)
+        model_log_probs = log_softmax(adapted)  # what the model says; reasons measure it
+        log_probs, held_back = model_log_probs, False
+        if not self._state.large_value(self.customer.is_existing_customer):
+            # high needs a large-value signal (the tier's own rules): many weak turns of a
+            # long call must not add up to it
+            held_back = int(np.argmax(model_log_probs[0])) == _HIGH
+            adapted = adapted.copy()
+            adapted[:, _HIGH] = _IMPOSSIBLE
+            log_probs = log_softmax(adapted)
         probs = np.exp(log_probs[0])
         llm_note = None
         if self.llm:
@@ -160,7 +171,10 @@ class TierScorer:
             lead = probs[TIERS.index(label)] - probs[TIERS.index(previous)]
             if lead < HYSTERESIS:
                 label = previous
-        reasons = explain(log_probs, groups, TIERS.index(label), self._state, self.customer)
+        reasons = explain(model_log_probs, groups, TIERS.index(label), self._state,
+                          self.customer)
+        if held_back:
+            reasons = (*reasons, HELD_BACK)
         if llm_note:
             reasons = (*reasons, llm_note)
         return TierUpdate(

@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--phone", help="caller number for the do-not-call list "
                                    "(default: the customer's \"phone\")")
     p.add_argument("--dnc", metavar="PATH",
-                   help="do-not-call SQLite file (default $TIERLINE_HOME/dnc.sqlite3)")
+                   help="do-not-call database, SQLite file or URL (default: the CRM database)")
     p.add_argument("--questions", choices=["active", "fixed"], default="active",
                    help="how the next qualification question is chosen (default active)")
     p.add_argument("--confidence", type=float, default=0.7,

@@ -51,6 +51,9 @@ def run(args: argparse.Namespace) -> int:
                  f"{st['active']}"]
         lines += [f"  v{v['version']}: {v['created_at']}, {v['outcomes']} outcomes, drift "
                   f"{v['drift']}, from v{v['parent']}, model {v['model_version']}"
+                  + (f", check accuracy {v['check']['candidate']:.3f} vs "
+                     f"{v['check']['active']:.3f} before" if v["check"] else "")
+                  + (" (candidate, not live)" if v["candidate_only"] else "")
                   for v in st["versions"]]
         _print(args, st, "\n".join(lines))
         return 0
@@ -62,14 +65,22 @@ def run(args: argparse.Namespace) -> int:
     if not (args.call and args.outcome):
         raise UsageError("--call and --outcome go together")
     r = store.feedback(args.call, args.outcome)
-    if r.new_version is not None:
+    check = (f" (check set of {r.check['n']}: accuracy {r.check['candidate']:.3f} against "
+             f"{r.check['active']:.3f} for the active version)" if r.check else "")
+    if r.went_live:
         text = (f"call {r.call_id}: {r.outcome} recorded; new version {r.new_version} learned "
-                f"and active")
+                f"and active{check}")
+    elif r.new_version is not None:
+        text = (f"call {r.call_id}: {r.outcome} recorded; new version {r.new_version} learned "
+                f"but kept as a candidate: it would lose accuracy{check}; version {r.active} "
+                f"stays active (`tierline feedback --rollback --to {r.new_version}` makes it "
+                "live anyway)")
     else:
         text = (f"call {r.call_id}: {r.outcome} recorded; {r.pending}/{r.needed} outcomes "
                 f"pending before the tiers change (active version {r.active})")
     _print(args, {"call": r.call_id, "outcome": r.outcome, "pending": r.pending,
-                  "needed": r.needed, "new_version": r.new_version, "active": r.active}, text)
+                  "needed": r.needed, "new_version": r.new_version, "active": r.active,
+                  "check": r.check}, text)
     if r.new_version is None and r.pending == 0:
         print("note: this call was scored by another tier model version; its outcome is kept "
               "but not learned from", file=sys.stderr)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tierline.agent.clikit import (
@@ -19,6 +21,7 @@ from tierline.agent.clikit import (
     summary_line,
     turn_line,
 )
+from tierline.core.errors import EXIT_BAD_INPUT, TierlineError, one_line
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,13 +30,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--customer", metavar="C.json",
                    help="customer CRM JSON (default: AUDIO's sibling NAME.customer.json)")
     p.add_argument("--json", metavar="OUT|-", help="write one JSON object per call")
-    p.add_argument("--report", metavar="OUT.html", help="write an HTML report")
+    p.add_argument("--report", metavar="OUT.html",
+                   help="write an HTML report (turn audio in OUT_files/ beside it)")
+    p.add_argument("--report-agent", choices=("text", "audio", "off"), default="text",
+                   help="the other channel of stereo calls in the report: transcribed (text, "
+                        "default), clips only (audio) or left out (off)")
     p.add_argument("--realtime", action="store_true", help="pace frames at 1x real time")
     p.add_argument("--channel", default="caller",
                    help="caller | agent | channel number (default caller)")
     p.add_argument("--caller-channel", type=int, default=1,
                    help="caller's channel in stereo recordings (default 1; agent is 0)")
     p.add_argument("--vad-aggressiveness", type=int, default=2, choices=range(4))
+    p.add_argument("--out-of-language-queue", metavar="QUEUE",
+                   choices=["care", "senior_sales", "retention", "general"],
+                   help="transfer a caller whose turn is in a language the bot does not read "
+                        "(not Mandarin or Cantonese) to this queue (default: the bot keeps "
+                        "the call)")
+    p.add_argument("--db", metavar="URL|FILE",
+                   help="CRM database the calls are written to, turn by turn (default "
+                        "TIERLINE_DB_URL, else $TIERLINE_HOME/crm.sqlite3)")
+    p.add_argument("--no-store", action="store_true",
+                   help="do not write the calls to the CRM database")
     add_asr_flags(p)
     add_nlu_flags(p)
     p.set_defaults(func=run)
@@ -70,21 +87,91 @@ def _expected_for(audio: Path) -> dict | None:
     return None
 
 
+def call_id(path: Path) -> str:
+    """A call's unique id: the file stem and a hash of its content and absolute path, so
+    ``x.ul`` and ``x.al``, or two folders' ``call1.wav``, never share stored evidence."""
+    digest = hashlib.blake2b(digest_size=5)
+    digest.update(str(path.resolve()).encode("utf-8", "surrogateescape") + b"\0")
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return f"{path.stem}-{digest.hexdigest()}"
+
+
+@dataclass
+class _Prepared:
+    """A file ready to replay, or why it cannot be."""
+
+    path: Path
+    info: object = None
+    customer: object = None
+    call: dict = field(default_factory=dict)
+    error: str | None = None
+
+
+def _prepare(path: Path, explicit, debug: bool = False) -> _Prepared:
+    """Probe a file and find its customer; any bad input becomes the file's error (raised
+    with ``debug``)."""
+    from tierline.audio.io import probe
+
+    item = _Prepared(path, call={"id": path.stem, "audio": str(path)})
+    try:
+        item.info = probe(path)
+        item.call["id"] = call_id(path)
+        item.customer = explicit or _customer_for(path, None)
+    except (TierlineError, OSError) as exc:
+        if debug:
+            raise
+        item.error = one_line(exc)
+    return item
+
+
+def _cut(info, position: float, error: str | None) -> dict | None:
+    """How a file was cut short: at the decoded end, with what the header promised."""
+    if error is None and not info.cut:
+        return None
+    claimed = info.claimed_s or info.duration_s
+    return {"at_s": round(position, 2), "claimed_s": round(claimed, 2),
+            "reason": error or f"the header promises {claimed:.1f} s, the file holds "
+                               f"{info.duration_s:.1f} s"}
+
+
+def _open_store(where: str | None):
+    """The CRM store the replayed calls go to (bad URL, refused login: exit 2 now)."""
+    from tierline.crm.store import CallStore
+
+    return CallStore(where)
+
+
+def _start_recording(store, session, customer, path: Path):
+    """The call's CRM recorder (None without a store); a call stored before is kept."""
+    if store is None:
+        return None
+    return store.for_session(
+        session, customer, transport="replay", recordings=(str(path),),
+        on_problem=lambda why: print(f"tierline: warning: {why}", file=sys.stderr, flush=True))
+
+
+def _finish_recording(recorder, record: dict, error: str | None = None) -> None:
+    if recorder is not None and recorder.active:
+        recorder.finish(record, error)
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from tierline.agent.policy import RoutingPolicy
     from tierline.agent.replay import ReplayOptions, replay_file
     from tierline.agent.report import write_report
+    from tierline.agent.report_media import MediaOptions, check_target
     from tierline.agent.session import CallSession, Models
     from tierline.audio.endpointer import EndpointingConfig
-    from tierline.audio.io import probe
     from tierline.audio.vad import EndpointerConfig
     from tierline.segmentation.outcomes import remember_call
 
-    paths = [Path(p) for p in args.audio]
-    infos = [probe(p) for p in paths]  # fail fast on bad files, before loading models
-    explicit = _customer_for(paths[0], args.customer) if args.customer else None
+    if args.report:
+        check_target(args.report)  # before hours of replay, not after
+    explicit = _customer_for(Path(args.audio[0]), args.customer) if args.customer else None
     options = ReplayOptions(
         realtime=args.realtime,
         channel=_parse_channel(args.channel),
@@ -92,53 +179,97 @@ def run(args: argparse.Namespace) -> int:
         endpointing=EndpointingConfig(
             endpointer=EndpointerConfig(aggressiveness=args.vad_aggressiveness)),
     )
-    models = Models(nlu=load_nlu(args), asr=load_asr(args))
+    items = [_prepare(Path(p), explicit, args.debug) for p in args.audio]  # before models
+    store = None if args.no_store else _open_store(args.db)  # a bad database: before models
+    good = [i for i in items if i.error is None]
+    models = Models(nlu=load_nlu(args), asr=load_asr(args)) if good else None
     out, close = open_out(args.json)
     table = sys.stderr if args.json == "-" else sys.stdout
-    results, failed = [], None
+    results: list[dict] = []
+    failed = 0
+    recorder = None
+
+    def fail(item: _Prepared, message: str) -> None:
+        nonlocal failed
+        failed += 1
+        result = {"call": item.call, "error": message}
+        results.append(result)
+        emit(out, result)
+        print(f"tierline: error: {item.path}: {message}", file=sys.stderr, flush=True)
+
     try:
-        for path, info in zip(paths, infos, strict=True):
-            customer = explicit or _customer_for(path, None)
-            call = {"id": path.stem, "audio": str(path), "customer": customer.id or None,
+        for item in items:
+            if item.error is not None:
+                fail(item, item.error)
+                continue
+            info, customer = item.info, item.customer
+            call = {**item.call, "customer": customer.id or None,
                     "sample_rate": info.sample_rate, "channels": info.channels,
                     "realtime": args.realtime,
                     "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-            expected = _expected_for(path)
+            expected = _expected_for(item.path)
             if expected:
                 call["expected"] = expected
-            session = CallSession(models, customer, call, RoutingPolicy())
-            print(f"-- {path} ({info.duration_s:.1f} s, {info.sample_rate} Hz, "
+            session = CallSession(models, customer, call, RoutingPolicy(
+                out_of_language_queue=args.out_of_language_queue))
+            recorder = _start_recording(store, session, customer, item.path)
+            print(f"-- {item.path} ({info.duration_s:.1f} s, {info.sample_rate} Hz, "
                   f"{info.channels} ch) initial tier {session.record.initial_tier.label}",
                   file=table, flush=True)
             bar = tqdm(total=round(info.duration_s, 1), unit="s", file=sys.stderr,
                        disable=None if info.duration_s > 30 else True, leave=False,
-                       desc=path.name)
+                       desc=item.path.name)
 
             def progress(pos: float, bar=bar) -> None:
                 bar.update(round(pos, 1) - bar.n)
 
-            def show(turn, bar=bar) -> None:
+            def show(turn, bar=bar, session=session, recorder=recorder) -> None:
                 bar.clear()
                 print(turn_line(turn), file=table, flush=True)
+                if recorder is not None:
+                    recorder.turn(turn, session.route)  # committed now: a crash keeps it
 
-            record, error = replay_file(path, session, options, on_turn=show,
-                                        on_progress=progress)
+            try:
+                record, error = replay_file(item.path, session, options, on_turn=show,
+                                            on_progress=progress)
+            except (TierlineError, OSError) as exc:
+                bar.close()
+                _finish_recording(recorder, session.record.to_dict(), one_line(exc))
+                if args.debug:
+                    raise
+                fail(item, one_line(exc))
+                continue
             bar.close()
+            cut = _cut(info, record.call.get("duration_s", 0.0), error)
+            record.call.pop("error", None)
+            if cut:
+                record.call["cut"] = cut
             result = record.to_dict()
+            _finish_recording(recorder, result)
             results.append(result)
             emit(out, result)
-            print(summary_line(path.name, result), file=table, flush=True)
-            if problem := remember_call(path.stem, session.scorer, customer.id or None):
+            print(summary_line(item.path.name, result) + f" [call {call['id']}]", file=table,
+                  flush=True)
+            if cut:
+                print(f"tierline: warning: {item.path}: cut at {cut['at_s']:.1f} s of "
+                      f"{cut['claimed_s']:.1f} s ({cut['reason']}); the {len(record.turns)} "
+                      "turns before it are kept", file=sys.stderr, flush=True)
+            if problem := remember_call(call["id"], session.scorer, customer.id or None,
+                                        path=args.db, turns=len(record.turns)):
                 print(f"tierline: warning: {problem}", file=sys.stderr)  # for `feedback`
-            if error:
-                failed = f"{path}: {error} (kept {len(record.turns)} turns decided before it)"
-                break
     finally:
+        if recorder is not None and recorder.active:  # stopped mid-call: say so in the CRM
+            _finish_recording(recorder, session.record.to_dict(),
+                              "the replay stopped before the end of the call")
         if close and out is not None:
             out.close()
         if args.report and results:
-            write_report(results, args.report, "Tierline replay report")
+            media = MediaOptions(options.channel, options.caller_channel, options.endpointing,
+                                 args.report_agent, models.asr if models else None,
+                                 on_transcribe=lambda line: print(line, file=sys.stderr))
+            write_report(results, args.report, "Tierline replay report", media)
             print(f"report written to {args.report}", file=sys.stderr)
     if failed:
-        raise UsageError(failed)
+        print(f"tierline: {failed} of {len(items)} file(s) failed", file=sys.stderr)
+        return EXIT_BAD_INPUT
     return 0

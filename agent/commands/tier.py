@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
             print(summary_line(dialog.id, result))
             print("   reasons: " + "; ".join(session.record.final_tier.reasons))
         if not (args.baseline or args.no_store):
-            problem = remember_call(dialog.id, session.scorer, dialog.customer.id or None)
+            problem = remember_call(dialog.id, session.scorer, dialog.customer.id or None,
+                                    turns=len(session.record.turns))
             if problem:
                 print(f"tierline: warning: {problem}", file=sys.stderr)
     return 0

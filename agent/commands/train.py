@@ -1,9 +1,10 @@
 """`tierline train nlu|tier|asr ...`: reproduce a shipped model from the repository.
 
 Each model family provides a trainer module with ``add_arguments(parser)`` and
-``run(args) -> int``. Trainer modules import torch/transformers inside ``run`` and raise a
-``UsageError`` naming the ``train`` extra when they are missing, so ``tierline --help`` works
-on a runtime-only install.
+``run(args) -> int``. Trainer modules reach torch/transformers only inside ``run``, through
+:mod:`tierline.nlu.training.train_extra`, which raises an ``NluError`` (one line, exit 2)
+naming the ``train`` extra when they are missing, so ``tierline --help`` works on a
+runtime-only install.
 """
 
 from __future__ import annotations

@@ -2,11 +2,17 @@
 
 Order of precedence for a caller turn:
 
-1. opt-out phrase → do-not-call list, non-interruptible goodbye, call ends;
+1. opt-out (the KB's phrases, or the call-act model: :class:`OptOut`) → do-not-call list,
+   non-interruptible goodbye, call ends;
 2. the route decision transfers → announce the queue, the bot's part ends;
-3. empty/noise/off-topic → short re-prompt, then an offer to transfer, then a transfer;
-4. refusal → polite goodbye;
-5. otherwise: an answer from the knowledge base (FAQ entry, module, or the intent's template),
+3. a busy caller (the call-act model's ``callback``: "现在在开会，没空", "明天下午再打") → a
+   callback record with the time asked for, resolved against the call's start
+   (:func:`tierline.nlu.when.parse_when`), and a goodbye that confirms it; without a time, an
+   offer to call back and the time taken from the next turn; never a qualification question,
+   and nothing read into the slots;
+4. empty/noise/off-topic → short re-prompt, then an offer to transfer, then a transfer;
+5. refusal → polite goodbye;
+6. otherwise: an answer from the knowledge base (FAQ entry, module, or the intent's template),
    an offer once seats or budget make the need clear, and — while the tier's top probability
    is below ``confidence`` — the qualification question with the largest expected entropy
    drop, at most ``max_questions_in_row`` replies in a row and never the same slot twice.
@@ -14,13 +20,16 @@ Order of precedence for a caller turn:
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tierline.agent.dialog.callbacks import CallbackList
 from tierline.agent.dialog.compliance import DncList, InterruptionGate, OptOut
 from tierline.agent.dialog.kb import SLOTS, KnowledgeBase, Module
 from tierline.agent.dialog.llm_reply import LlmReplier
@@ -30,6 +39,7 @@ from tierline.agent.dialog.reply import Reply, Segment
 from tierline.agent.dialog.slots import SlotTracker
 from tierline.agent.dialog.templates import render
 from tierline.core.llm import LlmConfig
+from tierline.nlu.when import When, parse_when
 from tierline.segmentation.features import CustomerProfile
 from tierline.segmentation.records import TurnEvidence
 
@@ -68,7 +78,9 @@ class DialogConfig:
             carries at least this many bits about it.
         disclosure: Speak the KB's recording/AI disclosure at the start.
         reprompts: Re-prompts for unclear turns before the transfer offer.
-        dnc_path: Do-not-call SQLite file (None: ``$TIERLINE_HOME/dnc.sqlite3``).
+        dnc_path: Do-not-call database, file or URL (None: the CRM database).
+        callback_path: Callback requests SQLite file (None:
+            ``$TIERLINE_HOME/callbacks.sqlite3``).
         llm: LLM endpoint; None reads ``TIERLINE_LLM_URL`` (unset: templates only).
         use_llm: Set False to never call an LLM even when the environment names one.
     """
@@ -82,6 +94,7 @@ class DialogConfig:
     disclosure: bool = True
     reprompts: int = 1
     dnc_path: Path | None = None
+    callback_path: Path | None = None
     llm: LlmConfig | None = None
     use_llm: bool = True
 
@@ -114,6 +127,7 @@ class _State:
     product: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
     evidence: list[TurnEvidence] = field(default_factory=list)
+    callback_row: int | None = None
 
 
 class DialogManager:
@@ -128,12 +142,16 @@ class DialogManager:
         config: Behaviour settings.
         nlu: NLU used to simulate answers for the active questioner (default: built lazily).
         dnc: Do-not-call list (default from ``config.dnc_path``).
+        callbacks: Callback requests (default from ``config.callback_path``).
+        started_at: When the call started (local time; default: now); a callback time
+            ("明天下午三点", "半小时后") is resolved against it.
     """
 
     def __init__(self, kb: KnowledgeBase, customer: CustomerProfile | None = None,
                  phone: str | None = None, call_id: str = "",
                  config: DialogConfig | None = None, nlu: Nlu | None = None,
-                 dnc: DncList | None = None) -> None:
+                 dnc: DncList | None = None, callbacks: CallbackList | None = None,
+                 started_at: dt.datetime | None = None) -> None:
         self.kb = kb
         self.customer = customer or CustomerProfile()
         self.phone = phone
@@ -141,6 +159,8 @@ class DialogManager:
         self.config = config or DialogConfig()
         self.nlu = nlu
         self.dnc = dnc or DncList(self.config.dnc_path)
+        self.callbacks = callbacks or CallbackList(self.config.callback_path)
+        self.started_at = started_at or dt.datetime.now()
         self.slots = SlotTracker()
         self.offers = OfferEngine(kb)
         self.opt_out = OptOut(kb.compliance.opt_out_phrases, kb.compliance.opt_out_not_before)
@@ -238,6 +258,11 @@ class DialogManager:
                 return Reply((Segment(self._pick("greeting"), "greeting"),), intent=intent)
         if turn.route.action == "transfer" and turn.route.queue:
             return self._transfer(turn.route.queue, intent)
+        if st.pending == "callback":
+            st.pending = None
+            return self._callback(text, intent, offered=True)
+        if self._busy(text):
+            return self._callback(text, intent)
         if is_noise(text):
             return self._unclear()
         pending = st.pending if intent in _ANSWERING_INTENTS else None
@@ -309,6 +334,51 @@ class DialogManager:
             log.warning("caller opted out (%s) but the call has no phone number", phrase)
         return Reply((Segment(self._pick("goodbye_dnc"), "goodbye", False),), ended=True,
                      dnc=True, intent="refusal")
+
+    def _busy(self, text: str) -> bool:
+        """The caller cannot talk now and wants a call later (the call-act model)."""
+        model = self.opt_out.model
+        return model is not None and model.read(text).label == "callback"
+
+    def _callback(self, text: str, intent: str | None, offered: bool = False) -> Reply:
+        """Record the callback the caller asked for and confirm it, or offer one.
+
+        Args:
+            text: The caller's turn.
+            intent: The turn's intent (kept on the reply).
+            offered: The bot asked for a time in its previous reply.
+        """
+        st = self.state
+        when = parse_when(text, self.started_at)
+        if when is None and not offered:
+            st.callback_row = self._record_callback(None, text)
+            st.pending = "callback"
+            return Reply((Segment(self._pick("callback_offer"), "question"),),
+                         question_slot="callback", intent=intent,
+                         callback={"at": None, "said": text, "exact": False})
+        if when is not None and st.callback_row is not None:
+            try:
+                self.callbacks.set_time(st.callback_row, when, text)
+            except (OSError, sqlite3.Error) as exc:
+                log.error("could not record the callback time of %s: %s", self.phone, exc)
+        elif st.callback_row is None:
+            st.callback_row = self._record_callback(when, text)
+        st.ended = True
+        if when is None:
+            segment = Segment(self._pick("callback_later"), "goodbye")
+            record = {"at": None, "said": text, "exact": False}
+        else:
+            values = {**self._values, "callback_time": spoken_time(when, self.started_at)}
+            segment = Segment(self._pick("callback_confirm", values), "goodbye")
+            record = when.to_dict()
+        return Reply((segment,), ended=True, intent=intent, callback=record)
+
+    def _record_callback(self, when: When | None, text: str) -> int | None:
+        try:
+            return self.callbacks.add(self.phone, self.call_id, when, text)
+        except (OSError, sqlite3.Error) as exc:
+            log.error("could not record the callback of %s: %s", self.phone, exc)
+            return None
 
     def _transfer(self, queue: str, intent: str | None) -> Reply:
         self.state.ended = True
@@ -450,6 +520,25 @@ class DialogManager:
         lines += [f.answer for f in kb.faq]
         lines.append(f"热线：{kb.vendor['hotline']}")
         return "\n".join(lines)
+
+
+_WEEKDAYS = "一二三四五六日"
+_PERIOD = re.compile(r"凌晨|早上|早晨|上午|中午|晌午|下午|傍晚|晚上|夜里")
+
+
+def spoken_time(when: When, now: dt.datetime) -> str:
+    """A callback time as the bot says it: "12月10日（周四）15:00", "今天14:30"; a vague
+    time names the day and the part of the day the caller said ("12月14日（周一）",
+    "12月11日（周五）下午"), or keeps the caller's words on the same day ("晚点")."""
+    at = when.at
+    today = at.date() == now.date()
+    day = "今天" if today else f"{at.month}月{at.day}日（周{_WEEKDAYS[at.weekday()]}）"
+    if when.exact:
+        return f"{day}{at:%H:%M}"
+    if today:
+        return when.said
+    period = _PERIOD.search(when.said)
+    return day + (period.group(0) if period else "")
 
 
 def _prices(editions) -> str:

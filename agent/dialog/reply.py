@@ -47,6 +47,9 @@ class Reply:
         offer: Edition or module the reply recommends, else None.
         source: ``template`` or ``llm`` (who wrote the answer segment).
         intent: The caller intent the reply answers.
+        callback: The callback the busy caller asked for: ``at`` (ISO 8601, None when no
+            time was named yet), ``said``, ``exact``; None when the reply is about something
+            else.
     """
 
     segments: tuple[Segment, ...]
@@ -57,6 +60,7 @@ class Reply:
     offer: str | None = None
     source: str = "template"
     intent: str | None = None
+    callback: dict[str, Any] | None = None
 
     @property
     def text(self) -> str:
@@ -78,5 +82,6 @@ class Reply:
             "transfer": self.transfer,
             "offer": self.offer,
             "source": self.source,
+            "callback": self.callback,
             "segments": [s.to_dict() for s in self.segments],
         }

@@ -18,7 +18,8 @@ from tierline.agent.dialog.kb import SLOTS
 _NO_BUDGET = re.compile(r"没(?:有|什么)?预算|预算还没|不需要")
 _DM_YES = re.compile(r"我说了算|我来定|我定|我决定|我就是(?:老板|负责人|总经理)|"
                      r"我是(?:老板|负责人)|我拍板|我负责")
-_DM_NO = re.compile(r"领导|老板(?:定|决定|拍板)|请示|上级|审批|开会|决策层|董事会|总部")
+_DM_NO = re.compile(r"领导|老板(?:定|决定|拍板)|请示|上级|审批|开会(?:讨论|研究|决定|定|商量)"
+                    r"|决策层|董事会|总部")
 _YES = re.compile(r"^(?:是|对|嗯|没错|当然|是的|对的|可以)")
 _NO = re.compile(r"^(?:不是|不对|没有|不)")
 _SYSTEM = re.compile(r"excel|表格|纸质|本子|笔记本|自己开发|自研|自己做的|没(?:用|有)(?:什么)?系统",

@@ -22,12 +22,18 @@ FACT_VARIABLES = (
 )
 VARIABLES = frozenset(FACT_VARIABLES + (
     "vendor", "product", "hotline", "edition_prices", "edition_highlights",
-    "integration_systems", "quote", "offer", "offer_reason",
+    "integration_systems", "quote", "offer", "offer_reason", "callback_time",
 ))
 """Every placeholder a template may use."""
 
 LIST_KEYS = ("greeting", "reprompt", "offer_transfer", "confirm_transfer", "no_input", "goodbye",
              "goodbye_refusal", "goodbye_dnc", "offer", "anything_else")
+OPTIONAL_LISTS: dict[str, tuple[str, ...]] = {
+    "callback_offer": ("好的，不打扰您了。您看什么时候方便，我们再给您打过来？",),
+    "callback_confirm": ("好的，那我们{callback_time}再给您打电话，先不打扰您了，再见。",),
+    "callback_later": ("好的，那我们改天再联系您，先不打扰您了，再见。",),
+}
+"""Keys a templates file may leave out (a knowledge base written before them still loads)."""
 TRANSFER_QUEUES = ("senior_sales", "retention", "care", "general")
 INTERRUPTIONS = ("long_turn", "opt_out")
 
@@ -105,8 +111,11 @@ def load_templates(path: str | Path) -> Templates:
     unknown = sorted(set(intents.names()) - set(INTENTS))
     if unknown:
         raise intents.error(intents.line(unknown[0]), f"intents.{unknown[0]}: unknown intent")
+    lists = {k: _variants(f, k) for k in LIST_KEYS}
+    for key, default in OPTIONAL_LISTS.items():
+        lists[key] = _variants(f, key) if f.has(key) else default
     return Templates(
-        lists={k: _variants(f, k) for k in LIST_KEYS},
+        lists=lists,
         intents={i: _variants(intents, i) for i in INTENTS},
         transfer=_named(f.sub("transfer"), TRANSFER_QUEUES),
         interruption=_named(f.sub("interruption"), INTERRUPTIONS),

@@ -24,8 +24,9 @@ from livekit.agents.voice import SpeechHandle
 from tierline.agent.livekit.ledger import CallLedger, HeardUtterance
 from tierline.agent.livekit.prompts import Line, Prompts
 from tierline.agent.livekit.telephony import TransferAttempt, TransferOutcome, handoff_headers
-from tierline.agent.records import TurnRecord
+from tierline.agent.records import CallRecord, TurnRecord
 from tierline.agent.session import CallSession
+from tierline.audio.turn_clock import TurnTiming
 
 logger = logging.getLogger("tierline.livekit")
 
@@ -45,7 +46,7 @@ def merge_heard(items: list[HeardUtterance]) -> dict[str, Any]:
         "language": items[0].language,
         "dialect": items[0].dialect,
         "asr_ms": sum(i.asr_ms for i in items),
-        "detected_at": items[-1].detected_at,
+        "timing": items[-1].timing,
         "asr_confidence": sum(i.confidence for i in items) / len(items),
         "alternatives": items[0].alternatives if len(items) == 1 else (),
     }
@@ -121,7 +122,7 @@ class TierlineAgent(Agent):
         else:  # transcript from an STT that is not ours: no call timeline
             heard = {"text": new_message.text_content or "", "start_s": 0.0, "end_s": 0.0,
                      "language": "zh", "dialect": None, "asr_ms": 0.0,
-                     "detected_at": time.perf_counter(),
+                     "timing": TurnTiming.now(),
                      "asr_confidence": new_message.transcript_confidence}
         if not heard["text"]:
             raise llm.StopResponse()
@@ -146,7 +147,7 @@ class TierlineAgent(Agent):
         """The call session decides; one utterance goes the way `tierline replay` sends it."""
         if len(items) == 1 and items[0].utterance is not None:
             # the session's recogniser is the call's memo: this is no second decode
-            return self.call.on_utterance(items[0].utterance, detected_at=items[0].detected_at,
+            return self.call.on_utterance(items[0].utterance, items[0].timing,
                                           asr_ms=items[0].asr_ms)
         return self.call.on_text(**heard)
 
@@ -236,20 +237,28 @@ class TierlineAgent(Agent):
     def file_callback(self, queue: str, headers: dict[str, str],
                       outcome: TransferOutcome) -> dict[str, Any]:
         """Append a callback ticket (JSON line) for a handoff that did not connect."""
-        record = self.call.record
-        ticket = {"created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                  "call": record.call.get("id"), "customer": record.call.get("customer"),
-                  "phone": self.info.get("caller_number"), "queue": queue,
-                  "tier": record.final_tier.label, "headers": headers,
-                  "attempts": [a.to_dict() for a in outcome.attempts]}
-        if self.callbacks_file:
-            try:
-                path = Path(self.callbacks_file)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with path.open("a", encoding="utf-8") as f:
-                    f.write(json.dumps(ticket, ensure_ascii=False) + "\n")
-                ticket["file"] = str(path)
-            except OSError as exc:
-                logger.error("cannot write callback ticket to %s: %s", self.callbacks_file, exc)
-        logger.warning("callback ticket filed for %s (queue %s)", record.call.get("id"), queue)
-        return ticket
+        return file_callback(self.call.record, queue, headers, outcome,
+                             self.info.get("caller_number"), self.callbacks_file)
+
+
+def file_callback(record: CallRecord, queue: str, headers: dict[str, str],
+                  outcome: TransferOutcome, phone: str | None,
+                  callbacks_file: str | None) -> dict[str, Any]:
+    """Append a callback ticket (JSON line) for a handoff that did not connect; every
+    transport (LiveKit, the built-in SIP endpoint) files the same ticket."""
+    ticket = {"created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+              "call": record.call.get("id"), "customer": record.call.get("customer"),
+              "phone": phone, "queue": queue,
+              "tier": record.final_tier.label, "headers": headers,
+              "attempts": [a.to_dict() for a in outcome.attempts]}
+    if callbacks_file:
+        try:
+            path = Path(callbacks_file)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(ticket, ensure_ascii=False) + "\n")
+            ticket["file"] = str(path)
+        except OSError as exc:
+            logger.error("cannot write callback ticket to %s: %s", callbacks_file, exc)
+    logger.warning("callback ticket filed for %s (queue %s)", record.call.get("id"), queue)
+    return ticket

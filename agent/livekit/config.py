@@ -17,7 +17,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from tierline.agent.policy import DEFAULT_QUEUES
+from tierline.agent.policy import DEFAULT_QUEUES, RoutingPolicy
 from tierline.core.errors import TierlineError
 
 
@@ -117,6 +117,7 @@ class LiveKitConfig:
     dtmf: dict[str, str] = field(default_factory=lambda: {"0": "request_human"})
     llm: str = ""
     source: str = "<defaults>"
+    out_of_language_queue: str | None = None
 
     def queue(self, name: str) -> Queue:
         """The named queue (target "" when the file does not configure it)."""
@@ -125,6 +126,11 @@ class LiveKitConfig:
     def queue_targets(self) -> dict[str, str]:
         """Queue name → target, for the routing policy (unconfigured queues left out)."""
         return {name: q.target for name, q in self.queues.items() if q.target}
+
+    def policy(self) -> RoutingPolicy:
+        """The routing policy this file configures (queue targets, ``[routing]``)."""
+        return RoutingPolicy(queues=self.queue_targets(),
+                             out_of_language_queue=self.out_of_language_queue)
 
 
 def _section(data: dict, key: str, where: str) -> dict:
@@ -169,7 +175,7 @@ def _target_ok(target: str) -> bool:
 
 def parse_config(data: dict, where: str = "<config>") -> LiveKitConfig:
     """Validate a parsed TOML document."""
-    known = {"worker", "tts", "prompts", "queues", "sip", "dtmf", "llm"}
+    known = {"worker", "tts", "prompts", "queues", "sip", "dtmf", "llm", "routing"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"{where}: unknown section(s): {', '.join(unknown)}")
@@ -221,21 +227,33 @@ def parse_config(data: dict, where: str = "<config>") -> LiveKitConfig:
     llm = data.get("llm", "")
     if not isinstance(llm, str):
         raise ConfigError(f"{where}: llm must be a model string")
+    routing = dict(_section(data, "routing", where))
+    out_of_language = routing.pop("out_of_language_queue", None)
+    if routing:
+        raise ConfigError(f"{where}: unknown [routing] key(s): {', '.join(sorted(routing))}")
+    if out_of_language is not None and out_of_language not in DEFAULT_QUEUES:
+        raise ConfigError(f"{where}: [routing] out_of_language_queue '{out_of_language}' is "
+                          f"no queue (known: {', '.join(DEFAULT_QUEUES)})")
     return LiveKitConfig(worker, tts, prompts, queues, sip, dtmf or {"0": "request_human"},
-                         llm, where)
+                         llm, where, out_of_language)
 
 
-def load_config(path: str | Path | None) -> LiveKitConfig:
-    """Read the configuration file (None: built-in defaults, no queue targets)."""
-    if path is None:
-        return LiveKitConfig()
+def read_toml(path: str | Path) -> dict:
+    """A configuration file's TOML document (one-line :class:`ConfigError` when it cannot be
+    read); shared with the SIP endpoint's file."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    return parse_config(data, str(path))
+
+
+def load_config(path: str | Path | None) -> LiveKitConfig:
+    """Read the configuration file (None: built-in defaults, no queue targets)."""
+    if path is None:
+        return LiveKitConfig()
+    return parse_config(read_toml(path), str(path))

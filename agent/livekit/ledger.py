@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tierline.audio.records import Utterance
+from tierline.audio.turn_clock import TurnTiming
 
 
 def audio_key(pcm16: bytes) -> str:
@@ -38,7 +39,7 @@ class HeardUtterance:
     Attributes:
         start_s: Start in the call timeline, seconds.
         end_s: End of speech, seconds.
-        detected_at: ``time.perf_counter()`` when the endpointer closed it.
+        timing: When its last voiced frame arrived and when the endpointer closed it.
         text: Transcript ("" when nothing was recognised).
         language: Language code.
         dialect: Dialect label or None.
@@ -50,7 +51,7 @@ class HeardUtterance:
 
     start_s: float
     end_s: float
-    detected_at: float
+    timing: TurnTiming
     text: str
     language: str
     dialect: str | None
@@ -64,7 +65,7 @@ class CallLedger:
     """Per-call shared state between the livekit plugins, the agent and the file input."""
 
     def __init__(self) -> None:
-        self._utterances: dict[str, tuple[Utterance, float]] = {}
+        self._utterances: dict[str, tuple[Utterance, TurnTiming]] = {}
         self._heard: deque[HeardUtterance] = deque()
         self.released = 0
         """Utterances the file input has let through (its own endpointer's count)."""
@@ -79,11 +80,10 @@ class CallLedger:
         """16 kHz samples the input has emitted so far."""
 
     # -- VAD side
-    def register(self, key: str, utt: Utterance, detected_at: float | None = None) -> None:
+    def register(self, key: str, utt: Utterance, timing: TurnTiming | None = None) -> None:
         """Record an utterance closed by a VAD stream (idempotent across streams)."""
         if key not in self._utterances:
-            self._utterances[key] = (utt, time.perf_counter() if detected_at is None
-                                     else detected_at)
+            self._utterances[key] = (utt, timing or TurnTiming.now())
 
     # -- STT side
     def heard(self, key: str | None, text: str, language: str, dialect: str | None,
@@ -93,12 +93,12 @@ class CallLedger:
         found = self._utterances.pop(key, None) if key else None
         utt: Utterance | None = None
         if found is not None:
-            utt, detected_at = found
+            utt, timing = found
             start_s, end_s = utt.start_s, utt.end_s
         else:  # audio from a VAD that is not ours: no call timeline known
-            detected_at = time.perf_counter()
+            timing = TurnTiming.now()
             start_s, end_s = 0.0, duration_s
-        item = HeardUtterance(start_s, end_s, detected_at, text, language, dialect,
+        item = HeardUtterance(start_s, end_s, timing, text, language, dialect,
                               confidence, asr_ms, utt, alternatives)
         if text:
             self._heard.append(item)

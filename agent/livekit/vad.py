@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +22,7 @@ from livekit.agents import vad
 
 from tierline.agent.livekit.ledger import CallLedger, audio_key, utterance_pcm16
 from tierline.audio.records import FRAME_MS, PIPELINE_RATE, Frame, Utterance
+from tierline.audio.turn_clock import FrameClock
 from tierline.audio.vad import Endpointer, EndpointerConfig
 
 EndpointerFactory = Callable[[], Any]
@@ -80,10 +80,9 @@ class TierlineVADStream(vad.VADStream):
         self._resampler: soxr.ResampleStream | None = None
         self._in_rate: int | None = None
         self._speech_since: float | None = None
-        # wall-clock arrival of recent frames by their end in the call timeline, so the
-        # silence before END_OF_SPEECH is reported in wall time whatever the pacing
-        self._arrivals: deque[tuple[float, float]] = deque(
-            maxlen=owner.config.hangover_ms // FRAME_MS + 10)
+        # arrival of recent frames by their end in the call timeline, so a turn's latency
+        # and the silence before END_OF_SPEECH are wall time whatever the pacing
+        self._clock = FrameClock()
         super().__init__(owner)
         self._hangup_task: asyncio.Task[None] | None = None
         if owner.ledger is not None:
@@ -132,7 +131,7 @@ class TierlineVADStream(vad.VADStream):
 
     async def _push(self, frame: Frame) -> None:
         t0 = time.perf_counter()
-        self._arrivals.append((frame.end_s, time.time()))
+        self._clock.arrived(frame.end_s, t0)
         was_open = self._endpointer.in_speech
         # off the loop: an endpointer may transcribe an open turn (quantity-aware endpointing)
         closed = await asyncio.to_thread(self._endpointer.push, frame)
@@ -170,18 +169,17 @@ class TierlineVADStream(vad.VADStream):
                 frames=[_frame_of(blank)], inference_duration=took))
             return
         pcm16 = utterance_pcm16(utt)
+        timing = self._clock.timing(utt)
         if self._owner.ledger is not None:
-            self._owner.ledger.register(audio_key(pcm16), utt)
+            self._owner.ledger.register(audio_key(pcm16), utt, timing)
         samples = len(pcm16) // 2
         self._speech_since = None
-        now = time.time()
-        ended = next((t for end_s, t in self._arrivals if end_s >= utt.end_s - 1e-6), now)
         self._event_ch.send_nowait(vad.VADEvent(
             type=vad.VADEventType.END_OF_SPEECH,
             samples_index=round(utt.detected_at_s * PIPELINE_RATE),
-            timestamp=now,
+            timestamp=time.time(),
             speech_duration=utt.end_s - utt.start_s,
-            silence_duration=max(0.0, now - ended),
+            silence_duration=timing.endpoint_ms / 1000,
             frames=[rtc.AudioFrame(pcm16, PIPELINE_RATE, 1, samples)],
             inference_duration=took,
         ))

@@ -28,7 +28,6 @@ from tierline.agent.livekit.config import LiveKitConfig, load_config
 from tierline.agent.livekit.ledger import CallLedger
 from tierline.agent.livekit.prompts import Prompts
 from tierline.agent.livekit.telephony import Telephony
-from tierline.agent.policy import RoutingPolicy
 from tierline.agent.session import CallSession, Models
 
 logger = logging.getLogger("tierline.livekit")
@@ -141,13 +140,21 @@ async def _offline_call(ctx: JobContext, job: dict[str, Any]) -> None:
         customer = load_customer(path) if path else CustomerProfile()
         call = dict(job["call"])
         call["livekit_job"] = ctx.job.id
-        session = CallSession(models, customer, call,
-                              RoutingPolicy(queues=config.queue_targets()))
+        session = CallSession(models, customer, call, config.policy())
+        recorder = _recorder(session, customer, None)
+
+        def on_turn(turn) -> None:
+            if recorder is not None:
+                recorder.turn(turn, session.route)
+            events.write({"event": "turn", "line": turn_line(turn)})
+
         result = await run_file_call(
             job["audio"], session, config, speed=float(job.get("speed", 1.0)),
             endpointer=EndpointerConfig(aggressiveness=int(job.get("vad_aggressiveness", 2))),
             channel=job.get("channel", "caller"), caller_channel=int(job.get("caller_channel", 1)),
-            on_turn=lambda t: events.write({"event": "turn", "line": turn_line(t)}))
+            on_turn=on_turn)
+        if recorder is not None:
+            recorder.finish(result.record.to_dict(), result.error)
         info = session.record.call.setdefault("livekit", {})
         info.update({"agent_name": config.worker.agent_name, "worker_pid": os.getpid(),
                      "models_loaded_s": ctx.proc.userdata.get("setup_s")})
@@ -258,7 +265,8 @@ async def _live_call(ctx: JobContext, meta: dict[str, Any]) -> None:
     call = {"id": ctx.room.name, "audio": None, "customer": customer.id or None,
             "transport": "livekit", "realtime": True,
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    session_call = CallSession(models, customer, call, RoutingPolicy(queues=config.queue_targets()))
+    session_call = CallSession(models, customer, call, config.policy())
+    recorder = _recorder(session_call, customer, number or None)
     ledger = CallLedger()
     telephony = Telephony(ctx.api, config)
 
@@ -268,7 +276,8 @@ async def _live_call(ctx: JobContext, meta: dict[str, Any]) -> None:
     is_sip = caller.kind == rtc.ParticipantKind.PARTICIPANT_KIND_SIP
     agent = TierlineAgent(session_call, ledger, Prompts(config, session_call),
                           transfer=transfer if is_sip else None,
-                          callbacks_file=config.worker.callbacks_file, with_llm=bool(config.llm))
+                          callbacks_file=config.worker.callbacks_file, with_llm=bool(config.llm),
+                          on_turn=recorder.follow(session_call) if recorder else None)
     agent.info.update({"mode": "live", "caller_identity": caller.identity,
                        "caller_number": number, "job": ctx.job.id,
                        "agent_name": config.worker.agent_name})
@@ -286,6 +295,8 @@ async def _live_call(ctx: JobContext, meta: dict[str, Any]) -> None:
     async def finish(reason: str = "") -> None:
         _complete_record(session_call, ledger, agent, reason)
         _store_record(session_call, config)
+        if recorder is not None:
+            await asyncio.to_thread(recorder.finish, session_call.record.to_dict())
 
     ctx.add_shutdown_callback(finish)
     await session.start(agent, room=ctx.room, room_options=room_io.RoomOptions(
@@ -303,6 +314,18 @@ def _complete_record(call: CallSession, ledger: CallLedger, agent: TierlineAgent
         call.on_text(**merge_heard(left))
     agent.info["hangup_mid_turn"] = bool(left)
     agent.info["ended"] = reason or "session closed"
+
+
+def _recorder(session: CallSession, customer, phone: str | None):
+    """The call's CRM recorder (turns committed as they are decided), or None when the
+    database cannot be opened (logged: the call goes on, calls.jsonl still gets it)."""
+    try:
+        from tierline.crm.store import CallStore
+
+        return CallStore().for_session(session, customer, transport="livekit", phone=phone)
+    except Exception as exc:  # the store must never cost a call
+        logger.error("call %s not written to the CRM store: %s", session.record.call["id"], exc)
+        return None
 
 
 def _store_record(call: CallSession, config: LiveKitConfig) -> None:

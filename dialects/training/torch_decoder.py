@@ -1,6 +1,7 @@
 """Whisper's text decoder in torch, read from CTranslate2 weights, with LoRA adapters.
 
-Training only (the ``train`` extra). The module reproduces CTranslate2's pre-norm Whisper
+Training only (the ``train`` extra, imported through
+:mod:`tierline.nlu.training.train_extra`). The module reproduces CTranslate2's pre-norm Whisper
 decoder: learned positions, causal self-attention with a fused QKV matrix, cross-attention
 over the encoder output with a fused KV matrix, a GELU feed-forward block, a final layer norm
 and the output projection tied to the token embeddings. Every weight is frozen; the adapted
@@ -15,9 +16,8 @@ from collections.abc import Mapping
 from contextlib import nullcontext
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
+
+from tierline.nlu.training.train_extra import F, nn, torch
 
 ADAPTED = ("self_attention/linear_0", "self_attention/linear_1", "attention/linear_0",
            "attention/linear_2", "ffn/linear_0", "ffn/linear_1")

@@ -203,10 +203,8 @@ def train_adapter(train: list[tuple[np.ndarray, list[int], str]],
                   dev: list[tuple[np.ndarray, list[int], str]], variables: dict,
                   settings: AdapterSettings, log: Callable[[str], None]):
     """Fit the LoRA factors; returns (decoder, dev loss before, dev loss after)."""
-    import torch
-    import torch.nn.functional as F
-
     from tierline.dialects.training.torch_decoder import WhisperDecoder
+    from tierline.nlu.training.train_extra import F, torch
 
     torch.manual_seed(settings.seed)
     rng = random.Random(settings.seed)
@@ -322,12 +320,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Render, encode, train, write the adapter. Returns 0."""
-    from tierline.nlu.training.train import require_train_extra
-
-    torch, _ = require_train_extra()
     from tierline.dialects.ct2_weights import read_ct2
     from tierline.dialects.decoder_lora import DecoderAdapter
     from tierline.dialects.models import WHISPER_BASE_SHA256, tierline_home, whisper_base_dir
+    from tierline.nlu.training.train_extra import torch  # NluError now if the extra is missing
 
     if min(args.threads, args.domain, args.dev, args.epochs) < 1 or args.general < 0:
         raise NluError("--threads, --domain, --dev and --epochs must be at least 1, "

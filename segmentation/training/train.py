@@ -13,7 +13,9 @@ scores. The export writes the standardisation and the three layers as a plain ON
 columns and training facts. The text-blind model is the same network on the voice and CRM
 columns only (:data:`tierline.segmentation.state.TEXT_BLIND`).
 
-torch and onnx come from the ``train`` extra; they are imported inside :func:`run`.
+torch and onnx come from the ``train`` extra, through :mod:`tierline.nlu.training.train_extra`
+(the project's one import of them): :func:`run` imports it before any work, so a missing extra
+is one line on stderr, exit code 2.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tierline.segmentation.errors import MissingTrainingExtra, TierDataError
+from tierline.segmentation.errors import TierDataError
 from tierline.segmentation.records import TIERS
 from tierline.segmentation.state import FEATURE_NAMES, TEXT_BLIND
 
@@ -66,18 +68,7 @@ def _check(args: argparse.Namespace) -> None:
         raise TierDataError("nothing to train on: give --generated N or the seed files")
 
 
-def _import_torch():
-    try:
-        import onnx  # noqa: F401
-        import torch
-    except ImportError as exc:
-        raise MissingTrainingExtra(
-            f"training needs the train extra ({exc.name} is missing): "
-            "pip install torch==2.13.0 && pip install -e '.[train]'") from None
-    return torch
-
-
-def _fit(torch, x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.ndarray,
+def _fit(x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.ndarray,
          epochs: int, seed: int, names: list[str],
          keep_last: bool = False) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, dict]:
     """Train the MLP; returns layer weights (W, b pairs), mean, std, and training facts.
@@ -86,6 +77,8 @@ def _fit(torch, x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.ndarray,
     weights are those of the epoch with the best validation macro-F1, or of the last epoch
     when ``keep_last``.
     """
+    from tierline.nlu.training.train_extra import torch
+
     torch.manual_seed(seed)
     mean = x.mean(axis=0)
     std = np.where(x.std(axis=0) < 1e-6, 1.0, x.std(axis=0))
@@ -157,8 +150,8 @@ def _calibration_data(args: argparse.Namespace, nlu) -> tuple[np.ndarray, ...]:
     return xf, yf, xc, yc
 
 
-def _unseen_phrasing_temperature(torch, data: tuple[np.ndarray, ...], cols: list[int],
-                                 epochs: int, args: argparse.Namespace) -> float:
+def _unseen_phrasing_temperature(data: tuple[np.ndarray, ...], cols: list[int], epochs: int,
+                                 args: argparse.Namespace) -> float:
     """Temperature that calibrates a model on phrasings it was not trained on.
 
     Fitting on validation dialogs of the training phrasings over-sharpens (the model is
@@ -171,8 +164,8 @@ def _unseen_phrasing_temperature(torch, data: tuple[np.ndarray, ...], cols: list
     this rule; docs/tiering.md).
     """
     xf, yf, xc, yc = data
-    params, mean, std, _ = _fit(torch, xf[:, cols], yf, xc[:, cols], yc, epochs,
-                                args.seed, [FEATURE_NAMES[i] for i in cols], keep_last=True)
+    params, mean, std, _ = _fit(xf[:, cols], yf, xc[:, cols], yc, epochs, args.seed,
+                                [FEATURE_NAMES[i] for i in cols], keep_last=True)
     h = (xc[:, cols] - mean) / std
     for i in range(0, len(params), 2):
         h = h @ params[i].T + params[i + 1]
@@ -241,7 +234,8 @@ def run(args: argparse.Namespace) -> int:
     from tierline.segmentation.training.generator import DialogGenerator
 
     seed_dialogs = load_seed(args.dialogs, args.numerical, args.labels) if args.dialogs else []
-    torch = _import_torch()
+    from tierline.nlu.training.train_extra import torch  # NluError if the extra is missing
+
     torch.set_num_threads(args.threads)
     out = Path(args.out) if args.out else tierline_home() / "models" / "tier"
     out.mkdir(parents=True, exist_ok=True)
@@ -272,10 +266,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         for name, cols in ((MAIN, tuple(range(len(FEATURE_NAMES)))), (BLIND_NAME, TEXT_BLIND)):
             c = list(cols)
-            params, mean, std, facts = _fit(torch, x[:, c], y, xv[:, c], yv, args.epochs,
-                                            args.seed, [FEATURE_NAMES[i] for i in c])
+            params, mean, std, facts = _fit(x[:, c], y, xv[:, c], yv, args.epochs, args.seed,
+                                            [FEATURE_NAMES[i] for i in c])
             facts["temperature"] = _unseen_phrasing_temperature(
-                torch, calib_data, c, facts["best_epoch"], args)
+                calib_data, c, facts["best_epoch"], args)
             _save(staging, name, params, mean, std, cols, {"version": f"{name}-{version}",
                                                            "training": {**data, **facts}})
             print(f"{name}: best epoch {facts['best_epoch']}, validation macro-F1 "

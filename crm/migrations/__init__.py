@@ -1,0 +1,1 @@
+"""Alembic migrations of the CRM database (run by :func:`tierline.crm.db.migrate`)."""
