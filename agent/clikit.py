@@ -69,7 +69,7 @@ def add_asr_flags(p: argparse.ArgumentParser) -> None:
                         "without TEXT (default: none; see README for why)")
     p.add_argument("--threads", type=int, default=2,
                    help="CPU threads for ASR (default 2: two decodes at once, one thread each)")
-    p.add_argument("--window", choices=["dynamic", "fixed"], default="dynamic",
+    p.add_argument("--asr-window", choices=["dynamic", "fixed"], default="dynamic",
                    help="Whisper's encoder window: the turn plus 1 s of silence (dynamic, "
                         "default) or every turn padded to 30 s (fixed, as before)")
     p.add_argument("--no-readings", action="store_true",
@@ -94,7 +94,7 @@ def load_asr(args: argparse.Namespace, readings: bool = True):
 
     prompt = DOMAIN_PROMPT if args.prompt == "domain" else args.prompt
     config = AsrConfig(cpu_threads=args.threads, initial_prompt=prompt,
-                       window=getattr(args, "window", "dynamic"))
+                       window=getattr(args, "asr_window", "dynamic"))
     wanted = readings and not getattr(args, "no_readings", False)
     return load_whisper(args.asr_model, config, wanted)
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import pytest
+from helpers.data import aishell_rows, shared_subdir
 
 from tierline.audio.io import load_audio, telephone_round_trip
 from tierline.dialects.asr import AsrConfig, WhisperASR
@@ -13,18 +11,7 @@ from tierline.dialects.models import resolve_asr_model
 from tierline.dialects.normalize import edit_distance, normalize_text
 from tierline.dialects.whisper_ct2 import WhisperRuntime
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-AISHELL = DATA / "aishell1_sample"
-
-pytestmark = pytest.mark.model
-
-
-def aishell_rows(n: int) -> list[tuple[Path, str]]:
-    if not (AISHELL / "selected_60.tsv").is_file():
-        pytest.skip(f"{AISHELL} not found (the shared real-speech data)")
-    with (AISHELL / "selected_60.tsv").open(encoding="utf-8") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))[:n]
-    return [(AISHELL / "wav" / f"{r['utt_id']}.wav", r["transcript"]) for r in rows]
+pytestmark = pytest.mark.whisper
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +47,7 @@ def test_real_speech_over_the_phone_on_the_turns_own_window(asr: WhisperASR):
 
 
 def test_english_is_heard_as_english():
-    path = DATA / "funasr" / "paraformer_example_4.wav"
-    if not path.is_file():
-        pytest.skip(f"{path} not found")
+    path = shared_subdir("funasr") / "paraformer_example_4.wav"
     asr = WhisperASR(resolve_asr_model(None), AsrConfig())
     t = asr.transcribe(load_audio(path))
     assert t.language == "en" and t.language_prob >= asr.config.language_threshold

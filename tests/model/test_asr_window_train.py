@@ -15,13 +15,6 @@ from tierline.dialects.training.window_data import (
     real_sources,
 )
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-def _need_data() -> None:
-    if not (DATA / "aishell1_sample" / "selected_60.tsv").is_file():
-        pytest.skip(f"{DATA} not found (the shared real-speech data)")
-
 
 def test_the_lines_keep_the_length_and_change_the_sound():
     rng = np.random.default_rng(0)
@@ -35,8 +28,8 @@ def test_the_lines_keep_the_length_and_change_the_sound():
         assert np.corrcoef(heard[200:-200], audio[200:-200])[0, 1] > 0.9  # still the tone
 
 
-def test_no_test_recording_or_its_text_is_trained_on():
-    _need_data()
+def test_no_test_recording_or_its_text_is_trained_on(shared_data: Path):
+    DATA = shared_data
     held_out = aishell_test_texts(DATA)
     assert len(held_out) == 60
     sources = kokoro_sources(DATA, 2000)
@@ -49,7 +42,7 @@ def test_no_test_recording_or_its_text_is_trained_on():
     assert all(1.5 <= s.end_s - s.start_s <= 12.0 + 1e-6 for s in real)
 
 
-@pytest.mark.model
+@pytest.mark.whisper
 def test_the_torch_encoder_is_ctranslate2s_and_the_student_window_is_the_runtimes():
     torch = pytest.importorskip("torch")
     from faster_whisper.feature_extractor import FeatureExtractor
