@@ -67,7 +67,11 @@ def add_asr_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prompt", nargs="?", const="domain", metavar="TEXT",
                    help="decoder prompt: TEXT, or the built-in call-centre prompt when given "
                         "without TEXT (default: none; see README for why)")
-    p.add_argument("--threads", type=int, default=2, help="CPU threads for ASR (default 2)")
+    p.add_argument("--threads", type=int, default=2,
+                   help="CPU threads for ASR (default 2: two decodes at once, one thread each)")
+    p.add_argument("--asr-window", choices=["dynamic", "fixed"], default="dynamic",
+                   help="Whisper's encoder window: the turn plus 1 s of silence (dynamic, "
+                        "default) or every turn padded to 30 s (fixed, as before)")
     p.add_argument("--no-readings", action="store_true",
                    help="skip the call-centre decoder's readings of each turn (the intent is "
                         "then read from Whisper base's beam alone; saves a second decode, "
@@ -89,7 +93,8 @@ def load_asr(args: argparse.Namespace, readings: bool = True):
     from tierline.dialects.asr import DOMAIN_PROMPT
 
     prompt = DOMAIN_PROMPT if args.prompt == "domain" else args.prompt
-    config = AsrConfig(cpu_threads=args.threads, initial_prompt=prompt)
+    config = AsrConfig(cpu_threads=args.threads, initial_prompt=prompt,
+                       window=getattr(args, "asr_window", "dynamic"))
     wanted = readings and not getattr(args, "no_readings", False)
     return load_whisper(args.asr_model, config, wanted)
 

@@ -43,7 +43,10 @@ class MemoASR(ASR):
     def model_dir(self) -> object:
         return getattr(self.inner, "model_dir", type(self.inner).__name__)
 
-    def _transcribe_impl(self, audio: np.ndarray) -> Transcript:
+    def busy(self) -> bool:
+        return self.inner.busy()
+
+    def _transcribe_impl(self, audio: np.ndarray, partial: bool = False) -> Transcript:
         key = hashlib.blake2b(np.ascontiguousarray(audio, dtype=np.float32).tobytes(),
                               digest_size=16).digest()
         with self._lock:
@@ -51,7 +54,7 @@ class MemoASR(ASR):
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-        result = self.inner.transcribe(audio)
+        result = self.inner.transcribe(audio, partial)
         with self._lock:
             self.decodes += 1
             self._cache[key] = result

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from contextlib import nullcontext
 
 import numpy as np
 
@@ -100,6 +101,8 @@ class WhisperDecoder(nn.Module):
                 name = f"layer_{i}/{block}/layer_norm"
                 self.norms[_key(name)] = _layer_norm(var(name + "/gamma"), var(name + "/beta"))
         self.final_norm = _layer_norm(var("layer_norm/gamma"), var("layer_norm/beta"))
+        self.encoder_grad = False
+        """Let gradients flow back into the encoder output (a trained encoder's student)."""
 
     def _linear(self, layer: int, name: str) -> LoRALinear:
         return self.linears[_key(f"layer_{layer}/{name}")]
@@ -127,6 +130,14 @@ class WhisperDecoder(nn.Module):
         Returns:
             (batch, steps, vocabulary) logits; position t predicts token t + 1.
         """
+        return self.hidden_states(tokens, encoded)[-1] @ self.embeddings.T
+
+    def hidden_states(self, tokens: torch.Tensor, encoded: torch.Tensor) -> list[torch.Tensor]:
+        """Every layer's output, then the final layer norm's: (batch, steps, width) each.
+
+        What a short-window student is taught to match (after futo-org/whisper-acft).
+        """
+        states = []
         x = self.embeddings[tokens] + self.positions[: tokens.shape[1]]
         width = x.shape[-1]
         for i in range(self.n_layers):
@@ -135,12 +146,14 @@ class WhisperDecoder(nn.Module):
             x = x + self._linear(i, "self_attention/linear_1")(self._attend(q, k, v, True))
             h = self._norm(i, "attention")(x)
             q = self._linear(i, "attention/linear_0")(h)
-            with torch.no_grad():
+            with nullcontext() if self.encoder_grad else torch.no_grad():
                 k, v = self._linear(i, "attention/linear_1")(encoded).split(width, dim=-1)
             x = x + self._linear(i, "attention/linear_2")(self._attend(q, k, v, False))
             h = self._norm(i, "ffn")(x)
             x = x + self._linear(i, "ffn/linear_1")(F.gelu(self._linear(i, "ffn/linear_0")(h)))
-        return self.final_norm(x) @ self.embeddings.T
+            states.append(x)
+        states.append(self.final_norm(x))
+        return states
 
     def use_adapter(self, active: bool) -> None:
         """Switch the updates on or off (off: the shipped model, for a distillation target)."""

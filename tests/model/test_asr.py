@@ -16,7 +16,6 @@ from helpers.data import aishell_rows
 
 from tierline.audio.io import load_audio, telephone_round_trip
 from tierline.dialects.asr import (
-    DOMAIN_PROMPT,
     AsrConfig,
     WhisperASR,
 )
@@ -92,39 +91,3 @@ def test_silence_and_noise_give_no_words(asr: WhisperASR):
     assert asr.transcribe(np.zeros(16000 * 2, dtype=np.float32)).text == ""
     t = asr.transcribe(np.zeros(0, dtype=np.float32))
     assert (t.text, t.confidence) == ("", 0.0)
-
-
-class _PromptedWhisper:
-    """Stands in for faster-whisper: hears ``prompted`` when decoding with a prompt (by
-    default an echo of it, as Whisper gives on unclear audio) and ``plain`` without one."""
-
-    def __init__(self, plain: str, prompted: str = "转人工。") -> None:
-        self.plain, self.prompted = plain, prompted
-        self.prompts: list[str | None] = []
-
-    def transcribe(self, audio, initial_prompt=None, **kwargs):
-        self.prompts.append(initial_prompt)
-        seg = SimpleNamespace(text=self.prompted if initial_prompt else self.plain,
-                              start=0.0, end=1.0, avg_logprob=-0.3, no_speech_prob=0.1,
-                              compression_ratio=1.0)
-        return iter([seg]), None
-
-
-@pytest.mark.parametrize("plain", ["转人工。", "呃。", ""])
-def test_a_prompt_echo_is_decoded_again_without_the_prompt(
-        asr: WhisperASR, monkeypatch: pytest.MonkeyPatch, plain: str):
-    fake = _PromptedWhisper(plain)
-    monkeypatch.setattr(asr, "_model", fake)
-    monkeypatch.setattr(asr, "config", replace(asr.config, initial_prompt=DOMAIN_PROMPT))
-    # A caller who really said 转人工 keeps it; an echo over a cough or silence is dropped.
-    assert asr.transcribe(np.full(16000, 0.01, dtype=np.float32)).text == plain
-    assert fake.prompts == [DOMAIN_PROMPT, None]
-
-
-def test_a_transcript_with_no_echo_is_decoded_once(
-        asr: WhisperASR, monkeypatch: pytest.MonkeyPatch):
-    fake = _PromptedWhisper("我们的遇算是七十万。", prompted="我们的预算是七十万。")
-    monkeypatch.setattr(asr, "_model", fake)
-    monkeypatch.setattr(asr, "config", replace(asr.config, initial_prompt=DOMAIN_PROMPT))
-    assert asr.transcribe(np.full(16000, 0.01, dtype=np.float32)).text == "我们的预算是七十万。"
-    assert fake.prompts == [DOMAIN_PROMPT]
