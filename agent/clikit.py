@@ -72,6 +72,9 @@ def add_asr_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--asr-window", choices=["dynamic", "fixed"], default="dynamic",
                    help="Whisper's encoder window: the turn plus 1 s of silence (dynamic, "
                         "default) or every turn padded to 30 s (fixed, as before)")
+    p.add_argument("--no-dialect", action="store_true",
+                   help="skip dialect identification (every turn's dialect stays null and "
+                        "every caller is decoded by Whisper base)")
     p.add_argument("--no-readings", action="store_true",
                    help="skip the call-centre decoder's readings of each turn (the intent is "
                         "then read from Whisper base's beam alone; saves a second decode, "
@@ -96,7 +99,12 @@ def load_asr(args: argparse.Namespace, readings: bool = True):
     config = AsrConfig(cpu_threads=args.threads, initial_prompt=prompt,
                        window=getattr(args, "asr_window", "dynamic"))
     wanted = readings and not getattr(args, "no_readings", False)
-    return load_whisper(args.asr_model, config, wanted)
+    asr = load_whisper(args.asr_model, config, wanted)
+    if getattr(args, "no_dialect", False) or args.asr_model is not None:
+        return asr  # a user's own model: the identifier was trained on Whisper base's encoder
+    from tierline.dialects.call_dialect import with_dialects
+
+    return with_dialects(asr, config)
 
 
 def turn_line(turn) -> str:

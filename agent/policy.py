@@ -105,7 +105,7 @@ class RoutingPolicy:
         """
         decision = self._decide(turn, tier, intent, emotion, tier_reason, intent_score,
                                 language)
-        return self._for_dialect(decision, dialect)
+        return self.for_dialect(decision, dialect)
 
     def _decide(self, turn: int, tier: str, intent: str, emotion: str, tier_reason: str,
                 intent_score: float, language: str) -> RouteDecision:
@@ -145,7 +145,7 @@ class RoutingPolicy:
     def _transfer(self, queue: str, turn: int, reason: str) -> RouteDecision:
         return RouteDecision("transfer", queue, turn, reason, self.queues.get(queue))
 
-    def _for_dialect(self, decision: RouteDecision, dialect: str | None) -> RouteDecision:
+    def for_dialect(self, decision: RouteDecision, dialect: str | None) -> RouteDecision:
         """``decision`` sent to the queue speaking ``dialect`` when there is one (see the
         module docstring); a decision to continue is unchanged."""
         if decision.action != "transfer" or dialect not in FAMILIES:

@@ -38,6 +38,10 @@ class TurnRecord:
         also_heard: The recogniser's other readings of the turn that the intent was also read
             from (distinct, best first; empty for a typed turn or a single reading), so a
             reviewer sees why "我很想起" can be a complaint.
+        language_prob: Whisper's probability of :attr:`language` on this turn (None when the
+            language was given, not detected: typed text, a recogniser forced to one).
+        dialect_confidence: The dialect identifier's confidence in the call's dialect so far
+            (None without an identifier).
     """
 
     index: int
@@ -56,6 +60,8 @@ class TurnRecord:
     asr_confidence: float | None = None
     reply: Reply | None = None
     also_heard: tuple[str, ...] = ()
+    language_prob: float | None = None
+    dialect_confidence: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -76,6 +82,10 @@ class TurnRecord:
             },
             "latency_ms": {k: round(v, 1) for k, v in self.latency_ms.items()},
         }
+        if self.language_prob is not None:
+            out["language_prob"] = round(self.language_prob, 4)
+        if self.dialect_confidence is not None:
+            out["dialect_confidence"] = round(self.dialect_confidence, 4)
         if self.also_heard:
             out["also_heard"] = list(self.also_heard)
         if self.reply is not None:

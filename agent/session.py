@@ -54,7 +54,9 @@ class CallSession:
         self.models = models
         # one memoising recogniser per call, shared by the endpointer's partial transcripts,
         # a transport's STT and the turn itself, so each stretch of audio is decoded once
-        self.asr: MemoASR | None = MemoASR(models.asr) if models.asr is not None else None
+        # (a recogniser that tracks the caller, such as their dialect, gives each call its own)
+        self.asr: MemoASR | None = (MemoASR(models.asr.for_call(str(call.get("id", ""))))
+                                    if models.asr is not None else None)
         self.policy = policy or RoutingPolicy()
         self.scorer = TierScorer(customer)
         self.record = CallRecord(call=call, initial_tier=self.scorer.initial())
@@ -108,6 +110,8 @@ class CallSession:
             transcript.text, utt.start_s, utt.end_s, transcript.language, transcript.dialect,
             asr_ms=asr_ms, timing=timing, asr_confidence=transcript.confidence,
             voice=voice, alternatives=transcript.alternatives,
+            language_prob=transcript.language_prob,
+            dialect_confidence=transcript.dialect_confidence,
         )
 
     def on_text(self, text: str, start_s: float = 0.0, end_s: float = 0.0,
@@ -115,10 +119,13 @@ class CallSession:
                 timing: TurnTiming | None = None,
                 asr_confidence: float | None = None,
                 voice: VoiceAffect | None = None,
-                alternatives: tuple[tuple[str, float], ...] = ()) -> TurnRecord:
+                alternatives: tuple[tuple[str, float], ...] = (),
+                language_prob: float | None = None,
+                dialect_confidence: float | None = None) -> TurnRecord:
         """Decide on one caller turn given as text (``voice``: the turn's vocal affect;
         ``alternatives``: the recogniser's other readings, see :meth:`Nlu.analyze`;
-        ``timing``: when the turn ended, see :meth:`on_utterance`)."""
+        ``timing``: when the turn ended, see :meth:`on_utterance`; ``dialect``: the caller's
+        dialect so far, which picks the queue that speaks it)."""
         timing = timing or TurnTiming.now()
         t0 = time.perf_counter()
         if language in LANGUAGES:
@@ -144,7 +151,7 @@ class CallSession:
         index = len(self.record.turns)
         decision = self.policy.decide(
             index, tier.label, nlu.intent.label, emotion.label,
-            tier.reasons[0] if tier.reasons else "", nlu.intent.score, language)
+            tier.reasons[0] if tier.reasons else "", nlu.intent.score, language, dialect)
         t3 = time.perf_counter()
         self.record.route = self.policy.in_force(self.record.route, decision)
         turn = TurnRecord(
@@ -157,6 +164,7 @@ class CallSession:
                         "decision": (t3 - timing.voiced_end_at) * 1000},
             asr_confidence=asr_confidence,
             also_heard=_other_readings(text, alternatives),
+            language_prob=language_prob, dialect_confidence=dialect_confidence,
         )
         if self.dialog is not None:
             turn = self._reply(turn, evidence)
@@ -173,8 +181,9 @@ class CallSession:
         if intent is None:
             return None
         index = max(0, len(self.record.turns) - 1)
+        dialect = self.record.turns[-1].dialect if self.record.turns else None
         decision = self.policy.decide(index, self.record.final_tier.label, intent, "neutral",
-                                      f"DTMF {digit}")
+                                      f"DTMF {digit}", dialect=dialect)
         self.record.route = self.policy.in_force(self.record.route, decision)
         return decision
 
@@ -185,9 +194,10 @@ class CallSession:
                                     nlu=self.models.nlu)
         route = turn.route
         if reply.transfer:
-            offered = RouteDecision("transfer", reply.transfer, turn.index,
-                                    "caller accepted the bot's offer of a human",
-                                    self.policy.queues.get(reply.transfer))
+            offered = self.policy.for_dialect(
+                RouteDecision("transfer", reply.transfer, turn.index,
+                              "caller accepted the bot's offer of a human",
+                              self.policy.queues.get(reply.transfer)), turn.dialect)
             self.record.route = self.policy.in_force(self.record.route, offered)
             if self.record.route is offered:
                 route = offered

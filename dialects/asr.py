@@ -164,6 +164,11 @@ class ASR:
         (a transport answers SIP 503 or reports full load); False when it has no queue."""
         return False
 
+    def for_call(self, call_id: str = "") -> ASR:
+        """The recogniser one call uses. A recogniser that keeps per-call state (the caller's
+        dialect so far) returns a fresh one; a stateless recogniser returns itself."""
+        return self
+
     @property
     def language(self) -> str:
         return "zh"

@@ -10,15 +10,20 @@ is named; a named family without one falls back to base and is logged once per c
 the family's recogniser hears as nothing (its guards drop a decoder loop whole) is read by
 Whisper base instead.
 
-The identifier reads encoder states computed here with a second, short encode (dynamic window,
-about a tenth of the 30 s decode). Once the recogniser exposes the encoder output of its own
-decode, :meth:`DialectAwareASR.observe_states` takes it instead and the second encode goes.
-The bot itself still speaks Mandarin to every caller; the dialect changes how the caller is
-heard and which human queue takes them.
+The identifier reads the encoder states of the recogniser's own decode
+(:meth:`~tierline.dialects.asr.WhisperASR.recognise`) when they come from the window kind it
+was trained on (``dynamic``); otherwise (a fixed-window recogniser, a recogniser without
+states) it encodes the turn a second time on its own window. The bot itself still speaks
+Mandarin to every caller; the dialect changes how the caller is heard and which human queue
+takes them.
+
+:func:`with_dialects` is how a transport gets one: the product's recogniser wrapped with the
+shipped identifier, or the recogniser alone when the identifier cannot be loaded.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -28,32 +33,42 @@ import numpy as np
 from tierline.dialects.asr import ASR, AsrConfig, WhisperASR
 from tierline.dialects.dialect_id import DialectEstimate, DialectIdentifier
 from tierline.dialects.encoder_states import SAMPLE_RATE, WhisperEncoder
-from tierline.dialects.records import Transcript
+from tierline.dialects.errors import ModelError
+from tierline.dialects.records import EncoderStates, Transcript
 from tierline.dialects.registry import CallDialectModels, DialectModel
+
+log = logging.getLogger(__name__)
 
 MIN_TURN_S = 0.4
 """Shorter turns (a cough, "嗯") are not shown to the identifier."""
 
 
-class DialectRecognisers:
+class DialectRecognisers(ASR):
     """What every call shares: the identifier, its encoder, and a recogniser per family.
+
+    As an :class:`~tierline.dialects.asr.ASR` it reads like the product's recogniser (no
+    dialect); :meth:`for_call` gives the per-call recogniser that tracks the caller's dialect.
 
     Args:
         base: The product's recogniser (Whisper base, with its call-centre readings).
         identifier: The dialect classifier.
-        encoder: Encoder for the identifier's states (window as the classifier was trained).
+        encoder: Encoder for the identifier's states when the decode's own are of another
+            window kind (default: Whisper base's encoder on the identifier's window, loaded
+            on first need).
         config: Decoding settings a tuned family's recogniser starts from.
         base_dir: Whisper base's directory (default: the assembled one).
         home: Where the registry looks for tuned models (default ``$TIERLINE_HOME``; an
             evaluation points it at a staged model).
     """
 
-    def __init__(self, base: ASR, identifier: DialectIdentifier, encoder: WhisperEncoder,
+    def __init__(self, base: ASR, identifier: DialectIdentifier,
+                 encoder: WhisperEncoder | None = None,
                  config: AsrConfig | None = None, base_dir: Path | None = None,
                  home: Path | None = None) -> None:
         from tierline.dialects.models import whisper_base_dir
 
         self.base = base
+        self.sample_rate = base.sample_rate
         self.identifier = identifier
         self.encoder = encoder
         self.config = config or AsrConfig()
@@ -78,6 +93,31 @@ class DialectRecognisers:
     def for_call(self, call_id: str = "") -> DialectAwareASR:
         """A fresh recogniser for one call."""
         return DialectAwareASR(self, call_id)
+
+    @property
+    def language(self) -> str:
+        return self.base.language
+
+    @property
+    def model_dir(self) -> object:
+        return getattr(self.base, "model_dir", type(self.base).__name__)
+
+    def busy(self) -> bool:
+        return self.base.busy()
+
+    def _transcribe_impl(self, audio: np.ndarray, partial: bool = False) -> Transcript:
+        return self.base.transcribe(audio, partial)
+
+    def states(self, audio: np.ndarray, heard: EncoderStates | None) -> np.ndarray:
+        """The encoder rows the identifier reads for one turn: the decode's own when they are
+        of the window kind it was trained on, else a second encode on that window."""
+        if heard is not None and heard.window == self.identifier.window and len(heard.frames):
+            return heard.frames
+        with self._lock:
+            if self.encoder is None:
+                self.encoder = WhisperEncoder(self.base_dir, window=self.identifier.window,
+                                              threads=1)
+        return self.encoder.states(audio)
 
 
 class DialectAwareASR(ASR):
@@ -107,17 +147,52 @@ class DialectAwareASR(ASR):
         """Add a turn given as the encoder states of its audio; the call's estimate after it."""
         return self.tracker.observe_states(frames)
 
+    @property
+    def model_dir(self) -> object:
+        return self.shared.model_dir
+
+    def busy(self) -> bool:
+        return self.shared.busy()
+
     def _transcribe_impl(self, audio: np.ndarray, partial: bool = False) -> Transcript:
         entry = self.models.resolve(self.dialect.label if self.dialect.known else None)
         recogniser = self.shared.recogniser(entry)
-        transcript = recogniser.transcribe(audio)
+        transcript, heard = _recognise(recogniser, audio, partial)
         if not transcript.text and recogniser is not self.shared.base:
             # a dialect decoder that loops is dropped whole by the recogniser's guards; the
             # product's recogniser reads the turn instead of losing it
-            transcript = self.shared.base.transcribe(audio)
+            transcript, heard = _recognise(self.shared.base, audio, partial)
         if not partial and transcript.text and len(audio) >= MIN_TURN_S * SAMPLE_RATE:
-            self.observe_states(self.shared.encoder.states(audio))
-        out = replace(transcript, dialect=self.dialect.label)
-        if "dialect_confidence" in Transcript.__dataclass_fields__:  # newer Transcript
-            out = replace(out, dialect_confidence=round(self.dialect.confidence, 4))
-        return out
+            self.observe_states(self.shared.states(audio, heard))
+        return replace(transcript, dialect=self.dialect.label,
+                       dialect_confidence=round(self.dialect.confidence, 4))
+
+
+def _recognise(asr: ASR, audio: np.ndarray, partial: bool
+               ) -> tuple[Transcript, EncoderStates | None]:
+    """A transcript and, when the recogniser gives them, the encoder states it read."""
+    if isinstance(asr, WhisperASR):
+        recognition = asr.recognise(audio, partial)
+        return recognition.transcript, recognition.states
+    return asr.transcribe(audio, partial), None
+
+
+def with_dialects(base: ASR, config: AsrConfig | None = None) -> ASR:
+    """The product's recogniser with the shipped dialect identifier, so each call's
+    :meth:`~tierline.dialects.asr.ASR.for_call` tracks the caller's dialect; ``base`` alone
+    (logged) when the identifier or its encoder cannot be loaded.
+
+    Args:
+        base: The product's recogniser (Whisper base with its readings).
+        config: Decoding settings a tuned family's recogniser starts from (default: base's).
+    """
+    from tierline.dialects.models import resolve_asr_model
+
+    config = config or getattr(base, "config", None) or AsrConfig()
+    try:
+        identifier = DialectIdentifier()
+        base_dir = resolve_asr_model(None)
+    except ModelError as exc:
+        log.warning("dialect identification off: %s", exc)
+        return base
+    return DialectRecognisers(base, identifier, None, config, base_dir)

@@ -55,12 +55,18 @@ def _setup(args: argparse.Namespace) -> None:
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if args.threads < 1:
         raise UsageError(f"--threads must be at least 1, not {args.threads}")
-    from tierline.agent.livekit.worker import ENV_ASR_MODEL, ENV_ASR_READINGS, ENV_ASR_THREADS
+    from tierline.agent.livekit.worker import (
+        ENV_ASR_MODEL,
+        ENV_ASR_READINGS,
+        ENV_ASR_THREADS,
+        ENV_DIALECT,
+    )
     from tierline.dialects.models import resolve_asr_model, resolve_readings_model
 
     os.environ[ENV_ASR_MODEL] = str(resolve_asr_model(args.asr_model))  # fail fast here
     reader = None if args.no_readings else resolve_readings_model(args.asr_model)
     os.environ[ENV_ASR_READINGS] = str(reader or "")
+    os.environ[ENV_DIALECT] = "0" if getattr(args, "no_dialect", False) else "1"
     os.environ[ENV_ASR_THREADS] = str(args.threads)
 
 

@@ -60,6 +60,9 @@ def handoff_headers(record: CallRecord) -> dict[str, str]:
     if intents:
         parts.append("intents=" + ",".join(intents[:4]))
     parts += [f"{k}={v}" for k, v in sorted(ents.items())]
+    dialect = record.turns[-1].dialect if record.turns else None
+    if dialect and dialect != "unknown":
+        parts.append(f"dialect={dialect}")
     if record.turns:
         parts.append(f"last={record.turns[-1].text}")
     return {

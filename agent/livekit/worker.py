@@ -38,6 +38,8 @@ ENV_ASR_THREADS = "TIERLINE_ASR_THREADS"
 ENV_ASR_READINGS = "TIERLINE_ASR_READINGS"
 """The call-centre decoder's directory, or empty for none; unset: the bundled one when
 ``TIERLINE_ASR_MODEL`` is unset too (:func:`tierline.dialects.models.resolve_readings_model`)."""
+ENV_DIALECT = "TIERLINE_DIALECT_ID"
+"""``0`` turns dialect identification off (default on with the bundled Whisper base)."""
 
 
 def setup_process(proc: JobProcess) -> None:
@@ -52,7 +54,14 @@ def setup_process(proc: JobProcess) -> None:
     model = os.environ.get(ENV_ASR_MODEL) or None
     readings = os.environ.get(ENV_ASR_READINGS)
     reader = resolve_readings_model(model) if readings is None else (readings or None)
-    asr = WhisperASR(resolve_asr_model(model), AsrConfig(cpu_threads=threads), reader)
+    config = AsrConfig(cpu_threads=threads)
+    model_dir = resolve_asr_model(model)
+    asr = WhisperASR(model_dir, config, reader)
+    bundled = model_dir == resolve_asr_model(None)  # the identifier reads base's encoder
+    if bundled and os.environ.get(ENV_DIALECT, "1") != "0":
+        from tierline.dialects.call_dialect import with_dialects
+
+        asr = with_dialects(asr, config)  # each job's session tracks its caller's dialect
     proc.userdata["models"] = Models(nlu=Nlu(), asr=asr)
     pinyin_of("预热")  # loads pypinyin's dictionaries now, not on the first prompt
     proc.userdata["config"] = load_config(os.environ.get(ENV_CONFIG) or None)

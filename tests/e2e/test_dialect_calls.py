@@ -10,10 +10,12 @@ The sample calls are built from clips whose speakers the shipped identifier neve
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
 from tierline.agent.livekit.config import parse_config
+from tierline.agent.livekit.telephony import handoff_headers
 from tierline.agent.replay import replay_file
 from tierline.agent.session import CallSession, Models
 from tierline.dialects.families import UNKNOWN
@@ -29,16 +31,14 @@ CONFIG = {"queues": {
 
 @pytest.fixture(scope="module")
 def recognisers():
+    """The recogniser every call of a process shares, as ``load_asr`` builds it."""
     from tierline.dialects.asr import AsrConfig, WhisperASR
-    from tierline.dialects.call_dialect import DialectRecognisers
-    from tierline.dialects.dialect_id import DialectIdentifier
-    from tierline.dialects.encoder_states import WhisperEncoder
+    from tierline.dialects.call_dialect import DialectRecognisers, with_dialects
 
     config = AsrConfig(alternatives=1)
-    identifier = DialectIdentifier()
-    return DialectRecognisers(WhisperASR(whisper_base_dir(), config), identifier,
-                              WhisperEncoder(whisper_base_dir(), window=identifier.window),
-                              config)
+    shared = with_dialects(WhisperASR(whisper_base_dir(), config), config)
+    assert isinstance(shared, DialectRecognisers)
+    return shared
 
 
 @pytest.fixture(scope="module")
@@ -56,41 +56,40 @@ def _replay(family: str, recognisers, nlu, tmp_path: Path):
 
     data = shared_subdir("dialects_more").parent  # skips with a reason without the data
     path = build_call(data, family, tmp_path / f"{family}_call.wav")
-    asr = recognisers.for_call(family)
     config = parse_config(CONFIG)
-    session = CallSession(Models(nlu=nlu, asr=asr), CustomerProfile(), {"id": family},
+    session = CallSession(Models(nlu=nlu, asr=recognisers), CustomerProfile(), {"id": family},
                           policy=config.policy())
     record, error = replay_file(path, session)
     assert error is None
-    return record, asr, config
+    return session, session.asr.inner, config
 
 
-def _press_zero(record, config):
-    """The caller asks for a human on the keypad; the policy routes with the call's dialect
-    (the session hands it the latest turn's ``dialect``)."""
-    last = record.turns[-1]
-    return config.policy().decide(last.index, record.final_tier.label, "request_human",
-                                  "neutral", "DTMF 0", dialect=last.dialect)
+def _press_zero(session):
+    """The caller asks for a human on the keypad; the session routes with the call's dialect."""
+    return session.on_digit("0", "request_human")
 
 
 def test_a_cantonese_call_reaches_the_cantonese_speaking_queue(recognisers, nlu, tmp_path):
-    record, asr, config = _replay("yue", recognisers, nlu, tmp_path)
-    turns = [t.to_dict() for t in record.turns]
+    session, asr, config = _replay("yue", recognisers, nlu, tmp_path)
+    turns = [t.to_dict() for t in session.record.turns]
     assert len(turns) >= 2, turns
-    assert all(t["dialect"] is not None for t in turns)  # filled on every turn
+    assert all(t["dialect"] is not None and 0.0 <= t["dialect_confidence"] <= 1.0
+               for t in turns)  # filled on every turn
     assert turns[-1]["dialect"] == "yue", [(t["text"], t["dialect"]) for t in turns]
     assert asr.dialect.label == "yue" and asr.dialect.confidence >= asr.tracker.identifier \
         .threshold
     assert asr.dialect.speech_s >= 2.5
-    decision = _press_zero(record, config)
+    decision = _press_zero(session)
     assert (decision.queue, decision.target) == ("general_yue", "sip:general-yue@pbx.example")
     assert "粤语" in decision.reason
+    summary = unquote(handoff_headers(session.record)["X-Tierline-Summary"])
+    assert "dialect=yue" in summary, summary  # the agent who takes the call is told
 
 
 def test_a_mandarin_call_is_not_taken_for_cantonese(recognisers, nlu, tmp_path):
-    record, asr, config = _replay("mandarin", recognisers, nlu, tmp_path)
-    dialects = [t.dialect for t in record.turns]
+    session, asr, config = _replay("mandarin", recognisers, nlu, tmp_path)
+    dialects = [t.dialect for t in session.record.turns]
     assert dialects and "yue" not in dialects, dialects
     assert asr.dialect.label in ("mandarin", UNKNOWN)
-    decision = _press_zero(record, config)
+    decision = _press_zero(session)
     assert (decision.queue, decision.target) == ("general", "sip:general@pbx.example")

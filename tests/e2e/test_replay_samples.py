@@ -77,6 +77,9 @@ def test_json_contract(replayed: dict, wav: Path):
         assert set(turn["latency_ms"]) >= {"asr", "nlu", "tier", "decision"}
         assert all(v >= 0 for v in turn["latency_ms"].values())
         assert 0.0 <= turn["emotion"]["arousal"] <= 1.0
+        # the dialect identifier runs on every call: a family or "unknown", never null
+        assert turn["dialect"] is not None and 0.0 <= turn["dialect_confidence"] <= 1.0
+        assert turn["language"] and 0.0 <= turn["language_prob"] <= 1.0
     assert result["final_tier"] == result["turns"][-1]["tier"]["label"]
     if result["route"]["action"] == "transfer":
         assert 0 <= result["route"]["at_turn"] < len(result["turns"])
