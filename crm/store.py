@@ -398,5 +398,6 @@ def handoff_summary(s, call_id: str, last: dict | None, route: dict) -> dict[str
             "at_turn": route.get("at_turn"), "tier": tier.get("label"),
             "reasons": list(tier.get("reasons", []))[:5], "intents": intents,
             "entities": entities,
+            "dialect": turns[-1].get("dialect") if turns else None,
             "last_utterances": [t["text"] for t in turns[-HANDOFF_UTTERANCES:]]}
 

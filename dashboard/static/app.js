@@ -10,7 +10,7 @@ const LABELS = {
     no_calls: '没有通话', no_customers: '没有客户', turns: '轮', last_utterance: '最后一句',
     ended: '已结束', live_now: '进行中', transfer: '转人工', continue: '机器人继续', route: '路由',
     tier: '分层', reasons: '理由', transcript: '对话记录', time: '时间', text: '来电者', intent: '意图',
-    emotion: '情绪', decisions: '路由决策', handoff: '交接摘要', take: '接听', wait: '等待自',
+    emotion: '情绪', dialect: '方言', decisions: '路由决策', handoff: '交接摘要', take: '接听', wait: '等待自',
     customer: '客户', phone: '电话', started: '开始', duration: '时长', status: '状态',
     outcome: '结果', record_outcome: '记录结果', correct_tier: '更正分层', note: '备注', save: '保存',
     search: '搜索客户（姓名、编号、公司、标签）', features: '行为特征', rfm: 'RFM', tags: '标签',
@@ -30,7 +30,7 @@ const LABELS = {
     turns: 'turns', last_utterance: 'Last utterance', ended: 'ended', live_now: 'live',
     transfer: 'transfer', continue: 'bot keeps the call', route: 'Route', tier: 'Tier',
     reasons: 'Reasons', transcript: 'Transcript', time: 'Time', text: 'Caller', intent: 'Intent',
-    emotion: 'Emotion', decisions: 'Route decisions', handoff: 'Handoff summary', take: 'Take',
+    emotion: 'Emotion', dialect: 'Dialect', decisions: 'Route decisions', handoff: 'Handoff summary', take: 'Take',
     wait: 'Waiting since', customer: 'Customer', phone: 'Phone', started: 'Started',
     duration: 'Duration', status: 'Status', outcome: 'Outcome', record_outcome: 'Record outcome',
     correct_tier: 'Correct tier', note: 'Note', save: 'Save',
@@ -327,6 +327,14 @@ function feedbackForms(c) {
     message);
 }
 
+function dialectText(turns) {
+  // the caller's dialect as identified after the last turn, with the identifier's confidence
+  const last = turns.length ? turns[turns.length - 1] : null;
+  if (!last || !last.dialect) return '–';
+  const conf = last.dialect_confidence == null ? '' : ` ${Number(last.dialect_confidence).toFixed(2)}`;
+  return `${last.dialect}${conf}`;
+}
+
 async function renderCall(id) {
   const [c, plots] = await Promise.all([api(`/api/calls/${encodeURIComponent(id)}`),
                                         api(`/api/calls/${encodeURIComponent(id)}/plots`)]);
@@ -355,7 +363,8 @@ async function renderCall(id) {
       el('dt', {}, t('status')), el('dd', {}, c.status + (c.error ? ` (${c.error})` : '')),
       el('dt', {}, t('route')), el('dd', {class: c.route.action === 'transfer' ? 'route transfer' : 'route'},
                                    `${routeText(c.route)} — ${c.route.reason || ''}`),
-      el('dt', {}, t('outcome')), el('dd', {}, c.outcome ? t(c.outcome) : '–')),
+      el('dt', {}, t('outcome')), el('dd', {}, c.outcome ? t(c.outcome) : '–'),
+      el('dt', {}, t('dialect')), el('dd', {}, dialectText(c.record.turns))),
     el('h2', {}, t('plots')), plotBox,
     el('h2', {}, t('transcript')),
     el('table', {class: 'transcript'},
@@ -367,6 +376,7 @@ async function renderCall(id) {
         el('dt', {}, t('reasons')), el('dd', {}, [h.reason, ...(h.reasons || [])].join('；')),
         el('dt', {}, t('intents')), el('dd', {}, (h.intents || []).join(', ')),
         el('dt', {}, t('entities')), el('dd', {}, JSON.stringify(h.entities || {})),
+        el('dt', {}, t('dialect')), el('dd', {}, h.dialect || '–'),
         el('dt', {}, t('last_words')), el('dd', {}, (h.last_utterances || []).map(u => el('div', {}, u))))) : null,
     el('h2', {}, t('decisions')),
     el('table', {}, el('tbody', {}, decisions)),
