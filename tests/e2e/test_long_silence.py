@@ -1,5 +1,8 @@
 """Words after a long silence are not lost (issue 30, class 5): the same real clip after 2, 30,
-120 and 600 s of silence or line noise gives the same turn and the same transcript."""
+120 and 600 s of silence or line noise gives the same turn, starting at the same moment, and
+the same words from the first one (Whisper on a window cut to the turn may read one character
+differently when the turn's first samples shift by a frame; a clipped start loses the first
+3-5 characters)."""
 
 from __future__ import annotations
 
@@ -46,6 +49,7 @@ def test_the_same_words_whatever_the_silence_before(models, tmp_path, name, line
     from tierline.agent.replay import replay_file
     from tierline.agent.session import CallSession
     from tierline.audio.io import load_audio
+    from tierline.dialects.normalize import edit_distance
     from tierline.segmentation.features import CustomerProfile
 
     clip = load_audio(shared_subdir("aishell1_sample") / "wav" / f"{name}.wav")
@@ -58,4 +62,8 @@ def test_the_same_words_whatever_the_silence_before(models, tmp_path, name, line
         assert len(record.turns) == 1, (silence, [t.text for t in record.turns])
         turn = record.turns[0]
         heard[silence] = (turn.text, round(turn.start_s - silence, 1))
-    assert len(set(heard.values())) == 1, heard
+    first = heard[2][0]
+    assert len({start for _, start in heard.values()}) == 1, heard
+    for text, _ in heard.values():
+        assert text[0] == first[0], heard  # the opening word is there every time
+        assert edit_distance(text, first) <= max(1, len(first) // 10), heard
