@@ -1,4 +1,4 @@
-"""`tierline train nlu|tier|asr|dialect-id ...`: reproduce a shipped model from the repository.
+"""`tierline train MODEL ...`: reproduce a model from the repository (`TRAINERS` lists them).
 
 Each model family provides a trainer module with ``add_arguments(parser)`` and
 ``run(args) -> int``. Trainer modules reach torch/transformers only inside ``run``, through
@@ -21,6 +21,9 @@ TRAINERS: dict[str, tuple[str, str]] = {
             "a dialect's adapter from a folder of recordings"),
     "dialect-id": ("tierline.dialects.training.train_dialect_id",
                    "dialect identifier on Whisper encoder states (ONNX)"),
+    "asr-window": ("tierline.dialects.training.train_window",
+                   "short-window encoder of Whisper base, distilled from its 30 s window "
+                   "(experimental, not shipped: docs/results.md)"),
 }
 
 

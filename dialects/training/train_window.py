@@ -21,9 +21,12 @@ as it read the teacher's, and its adapter needs no retraining.
    (uniformly drawn per step, so every short margin is seen), the LoRA encoder, the frozen
    decoder on the same tokens; AdamW with a one-cycle learning rate, for ``--epochs`` or
    until ``--minutes`` run out. One recording in ten (by hash) is held out for the dev loss.
-4. **Export**: the factors go to ``dialects/window_adapter.npz`` (the decoder adapter's file
-   layout, :mod:`tierline.dialects.decoder_lora`); ``tierline models assemble`` merges them
-   into ``$TIERLINE_HOME/models/whisper-base-window``.
+4. **Export**: the factors go to ``--out`` (default ``dialects/window_adapter.npz``; the
+   decoder adapter's file layout, :mod:`tierline.dialects.decoder_lora`, so
+   :func:`tierline.dialects.models.assemble_whisper_callcentre` with ``adapter_path`` merges
+   them into a model directory). Not shipped: measured against the 30 s window with
+   ``benchmarks/bench_asr.py --config "acft=dynamic@DIR"`` it lost 0.92 CER points on the
+   dialect clips over the telephone line (docs/results.md), so nothing loads it by default.
 
 Sized for a 2-core CPU: about 2 s per clip-step with 2 threads on a quiet box.
 """

@@ -81,10 +81,18 @@ def test_the_call_centre_readings_follow_the_transcripts_own(asr: WhisperASR):
 def test_no_readings_flag_loads_whisper_base_alone():
     from tierline.agent.clikit import load_asr
 
+    from tierline.dialects.call_dialect import DialectRecognisers
+
+    def base(asr):  # load_asr wraps Whisper base with the dialect identifier by default
+        assert isinstance(asr, DialectRecognisers)
+        return asr.base
+
     flags = SimpleNamespace(asr_model=None, prompt=None, threads=1)
-    assert load_asr(flags).readings_dir == resolve_readings_model(None)
-    assert load_asr(SimpleNamespace(**vars(flags), no_readings=True)).readings_dir is None
-    assert load_asr(flags, readings=False).readings_dir is None
+    assert base(load_asr(flags)).readings_dir == resolve_readings_model(None)
+    assert base(load_asr(SimpleNamespace(**vars(flags), no_readings=True))).readings_dir is None
+    assert base(load_asr(flags, readings=False)).readings_dir is None
+    plain = load_asr(SimpleNamespace(**vars(flags), no_dialect=True))
+    assert isinstance(plain, WhisperASR) and plain.readings_dir is not None
 
 
 def test_silence_and_noise_give_no_words(asr: WhisperASR):
