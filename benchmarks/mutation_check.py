@@ -93,8 +93,9 @@ MUTATIONS = (
     Mutation("outcome_gate_open", "segmentation/outcomes.py",
              'live = check is None or check["candidate"] >= check["active"]', "live = True",
              ("tests/model/test_outcome_check.py",)),
-    Mutation("outcome_overwrites", "segmentation/outcomes.py",
-             '"INSERT OR IGNORE INTO calls', '"INSERT OR REPLACE INTO calls',
+    Mutation("outcome_overwrites", "core/database.py",
+             "return _on_conflict(conn, table, values, update=False)",
+             "return _on_conflict(conn, table, values, update=True)",
              ("tests/unit/segmentation/test_feedback.py",)),
     Mutation("quantity_on_words", "audio/quantity.py",
              "    if _WORD_ENDING_IN_NUMERAL.search(tail):\n        return False\n", "",
@@ -103,6 +104,15 @@ MUTATIONS = (
              '"decision": (t3 - timing.voiced_end_at) * 1000',
              '"decision": (t3 - timing.declared_at) * 1000',
              ("tests/unit/audio/test_turn_clock.py",)),
+    Mutation("session_drops_dialect", "agent/session.py",
+             'nlu.intent.score, language, dialect)', "nlu.intent.score, language)",
+             ("tests/unit/agent/test_routing_dialect.py",)),
+    Mutation("digit_drops_dialect", "agent/session.py",
+             'f"DTMF {digit}", dialect=dialect)', 'f"DTMF {digit}")',
+             ("tests/unit/agent/test_routing_dialect.py",)),
+    Mutation("dialect_queue_ignored", "agent/policy.py",
+             "return self.for_dialect(decision, dialect)", "return decision",
+             ("tests/unit/agent/test_routing_dialect.py",)),
 )
 
 

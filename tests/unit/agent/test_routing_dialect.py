@@ -107,3 +107,25 @@ def test_config_dialect_queue_falls_back_to_the_plain_queue_and_is_named_in_its_
 def test_config_rejects_bad_dialect_queues(queues, words):
     with pytest.raises(ConfigError, match=words):
         parse_config({"queues": queues})
+
+
+def test_the_session_routes_turns_and_keypad_digits_with_the_callers_dialect():
+    """The session hands each turn's dialect to the policy (a recogniser with an identifier
+    fills it; here it is given as the transcript would carry it)."""
+    from tierline.agent.session import CallSession, Models
+    from tierline.nlu.pipeline import Nlu
+    from tierline.segmentation.features import CustomerProfile
+
+    def session() -> CallSession:
+        return CallSession(Models(nlu=Nlu()), CustomerProfile(),
+                           {"id": "yue"}, policy=_with_yue_queues())
+
+    spoken = session()
+    turn = spoken.on_text("我要转人工，帮我找个真人", dialect="yue", dialect_confidence=0.97)
+    assert turn.to_dict()["dialect_confidence"] == 0.97
+    assert (turn.route.queue, spoken.route.queue) == ("general_yue", "general_yue")
+    pressed = session()
+    pressed.on_text("你好，我想问一下", dialect="yue")
+    assert pressed.on_digit("0", "request_human").queue == "general_yue"
+    plain = session()
+    assert plain.on_text("我要转人工，帮我找个真人").route.queue == "general"
