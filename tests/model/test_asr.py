@@ -80,7 +80,6 @@ def test_the_call_centre_readings_follow_the_transcripts_own(asr: WhisperASR):
 
 def test_no_readings_flag_loads_whisper_base_alone():
     from tierline.agent.clikit import load_asr
-
     from tierline.dialects.call_dialect import DialectRecognisers
 
     def base(asr):  # load_asr wraps Whisper base with the dialect identifier by default
