@@ -42,7 +42,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -375,7 +375,7 @@ class TwoStageEndpointer:
         elif self._spec_frames and self.partial is not None and self._paced(now):
             return False  # live: the speculative decode starts once the earlier one is done
         elif self.partial is not None:
-            text = self.partial(self._open_audio())
+            text = self._transcribe_open()
         else:
             text = self._hint
         self._early_done = True
@@ -404,6 +404,15 @@ class TwoStageEndpointer:
         self.speculated += 1
         threading.Thread(target=run, name="speculative-decode", daemon=True).start()
 
+    def _transcribe_open(self) -> str | None:
+        """The open turn's transcript, asked now. A speculative decode still running (this
+        pause's: the memo then shares it; or an earlier pause's) is waited for first, so a
+        call's recogniser never runs two decodes at once on the endpointer's behalf."""
+        assert self.partial is not None
+        if self._running is not None:
+            wait([self._running])
+        return self.partial(self._open_audio())
+
     def _open_audio(self) -> np.ndarray:
         """The audio the open turn would carry if it closed now."""
         return self._audio(self._kept(self._turn, self._last_speech))
@@ -416,7 +425,7 @@ class TwoStageEndpointer:
             self._extended = True
             text = self._hint
             if self.partial is not None:
-                text = self.partial(self._open_audio())
+                text = self._transcribe_open()
             self._quantity_open = ends_inside_quantity(text)
         return self._quantity_open
 

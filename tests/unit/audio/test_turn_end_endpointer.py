@@ -109,8 +109,10 @@ def test_the_closing_turn_waits_for_the_running_speculative_decode():
     clock = PacedClock()
     inner = SlowASR(clock, delay_s=0.3)  # still running at the hangover
     memo = MemoASR(inner)
-    ep, (utt,), _ = run(*one_burst(), memo, clock, settle=False)
-    assert ep.speculated == 1 and len(inner.runs) == 1 and memo.joined == 1
+    ep, (utt,), (text,) = run(*one_burst(), memo, clock, settle=False)
+    # the hangover's check waited for it rather than decoding the same audio again
+    assert ep.speculated == 1 and len(inner.runs) == 1 and memo.decodes == 1
+    assert text == f"len{len(utt.audio)}ok"
 
 
 def test_a_caller_who_goes_on_never_gets_the_speculative_result():
