@@ -75,7 +75,8 @@ class ConfirmConfig:
         speculate_ms: Silence after which the would-be utterance is decoded in the
             background (0: never).
         early_close_ms: Silence after which a turn whose transcript plainly ends a sentence
-            is closed (0: never; the full hangover always applies).
+            is closed (0: never, the default: measured, it cuts off more callers pausing
+            mid-sentence than it saves waits; see :mod:`tierline.audio.turn_end`).
         paced_ratio: Speculation needs the pause to have taken at least this fraction of its
             length in wall time (frames arriving at about real time).
     """

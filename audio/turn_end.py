@@ -7,6 +7,12 @@ transport's partial): a turn is plainly complete when it ends in sentence-final 
 inside a number (:func:`tierline.audio.quantity.ends_inside_quantity`) or on a conjunction or
 filler (然后, 那个, 就是, 嗯...), where callers pause to go on. Plain text rules, no NLU import
 (audio is a lower layer).
+
+The endpointer's early close is off by default (``ConfirmConfig.early_close_ms = 0``): on real
+speech with pauses (benchmarks/bench_turn_end.py, 30 AISHELL clip pairs, Whisper base) closing
+at 300 ms fired at only 3-33 % of real turn ends (Whisper base seldom punctuates Mandarin) while
+pauses of 300 / 450 ms inside a sentence were cut off in 23 % / 37 % of turns instead of 13 % /
+23 %, and pauses between two sentences in 10 % / 13 % instead of none.
 """
 
 from __future__ import annotations
