@@ -226,15 +226,15 @@ def main() -> int:
     print(f"\n(a) turns split at the inner pause, early close off (600 ms hangover) / on "
           f"(from {args.early_ms} ms); {args.pairs} clip pairs, offline")
     print(f"{'kind':<10} {'pause':>6} {'n':>4} {'cut off':>8} {'cut on':>8} "
-          f"{'end wait off':>13} {'end wait on':>12} {'early at end':>13}")
+          f"{'end wait off':>13} {'end wait on':>12} {'early at end':>13}  (waits: mean)")
     table_a = []
     for (kind, pause), r in sorted(rows.items()):
         n = len(r["cut_off"])
         early_end = sum(w < 550 for w in r["wait_on"]) / max(1, len(r["wait_on"]))
         row = {"kind": kind, "pause_ms": pause, "n": n,
                "cut_off": sum(r["cut_off"]) / n, "cut_on": sum(r["cut_on"]) / n,
-               "end_wait_off_ms": statistics.median(r["wait_off"]) if r["wait_off"] else None,
-               "end_wait_on_ms": statistics.median(r["wait_on"]) if r["wait_on"] else None,
+               "end_wait_off_ms": statistics.mean(r["wait_off"]) if r["wait_off"] else None,
+               "end_wait_on_ms": statistics.mean(r["wait_on"]) if r["wait_on"] else None,
                "early_at_end": early_end}
         table_a.append(row)
         print(f"{kind:<10} {pause:>6} {n:>4} {row['cut_off']:>8.0%} {row['cut_on']:>8.0%} "
@@ -257,7 +257,7 @@ def main() -> int:
     print(f"\n(b) caller's last voiced frame -> final transcript ready, paced at 1x over the "
           f"last {args.paced_s:g} s; {len(paced)} turns (450 ms inner pause)")
     print(f"{'condition':<24} {'n':>3} {'p50':>7} {'p95':>7} {'endpoint p50':>13} "
-          f"{'decode p50':>11} {'speculated':>11}")
+          f"{'decode p50':>11} {'speculated':>11} {'decodes/turn':>13}")
     table_b = {}
     for name, rs in results.items():
         ready = [r["ready_ms"] for r in rs]
@@ -265,12 +265,13 @@ def main() -> int:
                "ready_p95_ms": percentile(ready, 95),
                "endpoint_p50_ms": statistics.median(r["endpoint_ms"] for r in rs),
                "decode_p50_ms": statistics.median(r["decode_ms"] for r in rs),
-               "speculated_turns": sum(r["speculated"] > 0 for r in rs)}
+               "speculated_turns": sum(r["speculated"] > 0 for r in rs),
+               "decodes_per_turn": statistics.mean(r["decodes"] for r in rs)}
         table_b[name] = row
         print(f"{name:<24} {row['n']:>3} {row['ready_p50_ms']:>4.0f} ms "
               f"{row['ready_p95_ms']:>4.0f} ms "
               f"{row['endpoint_p50_ms']:>10.0f} ms {row['decode_p50_ms']:>8.0f} ms "
-              f"{row['speculated_turns']:>11}")
+              f"{row['speculated_turns']:>11} {row['decodes_per_turn']:>13.2f}")
     texts_agree = all(a["text"] == b["text"] for a, b in
                       zip(results["speculate off"], results["speculate on"], strict=False))
     print(f"\nsame final transcripts with speculation on and off: {texts_agree}")
