@@ -19,11 +19,12 @@ Looking ahead in a pause (both need a ``partial`` transcriber, the call's memois
 * speculative final decode — at ``speculate_ms`` of silence, once the trailing audio the
   utterance keeps has arrived, the audio the utterance would carry is decoded in a background
   thread, so its transcript is ready (or nearly) when the hangover closes the turn: the
-  hangover's quantity check and the session's final decode then ask the memo for the same audio
-  and join that decode. A caller who goes on changes the utterance's audio, so the result is
-  simply never asked for. Only when frames arrive at about the pace of speech (a live call, or
-  a real-time replay): offline, the hangover is a few microseconds away and speculating would
-  only add decodes. At most one speculative decode per call runs at a time.
+  hangover's quantity check waits for that decode and then, like the session's final decode,
+  finds its transcript in the memo (a request while it still runs joins it). A caller who goes
+  on changes the utterance's audio, so the result is simply never asked for. Only when frames
+  arrive at about the pace of speech (a live call, or a real-time replay): offline, the
+  hangover is a few microseconds away and speculating would only add decodes.
+  At most one speculative decode per call runs at a time.
 * early close — from ``early_close_ms`` of silence, when the open turn's transcript plainly ends
   a sentence (:func:`tierline.audio.turn_end.ends_turn`: not inside a number, not on a
   conjunction or filler), the turn closes without waiting the full hangover. Offline the
