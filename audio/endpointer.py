@@ -14,6 +14,23 @@ States per call:
   partial transcript ends inside a number (see :mod:`tierline.audio.quantity`): then the turn
   stays open up to ``quantity_hangover_ms``. Turns reaching ``max_utterance_s`` are split.
 
+Looking ahead in a pause (both need a ``partial`` transcriber, the call's memoising recogniser):
+
+* speculative final decode — at ``speculate_ms`` of silence, once the trailing audio the
+  utterance keeps has arrived, the audio the utterance would carry is decoded in a background
+  thread, so its transcript is ready (or nearly) when the hangover closes the turn: the
+  hangover's quantity check waits for that decode and then, like the session's final decode,
+  finds its transcript in the memo (a request while it still runs joins it). A caller who goes
+  on changes the utterance's audio, so the result is simply never asked for. Only when frames
+  arrive at about the pace of speech (a live call, or a real-time replay): offline, the
+  hangover is a few microseconds away and speculating would only add decodes.
+  At most one speculative decode per call runs at a time.
+* early close — from ``early_close_ms`` of silence, when the open turn's transcript plainly ends
+  a sentence (:func:`tierline.audio.turn_end.ends_turn`: not inside a number, not on a
+  conjunction or filler), the turn closes without waiting the full hangover. Offline the
+  transcript is decoded there and then (so a replay stays deterministic); live, the speculative
+  decode's result is read when it is ready.
+
 The utterance starts ``pre_roll_ms`` before the speech onset (the webrtcvad run that opened the
 candidate, or the detector's onset when the candidate had been running on noise) and ends at
 the last speech frame; ``TRAILING_KEEP_MS`` of the trailing silence stays in the audio.
@@ -22,8 +39,11 @@ the last speech frame; ``TRAILING_KEEP_MS`` of the trailing silence stays in the
 from __future__ import annotations
 
 import math
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +52,7 @@ from tierline.audio.detector import SpeechDetector
 from tierline.audio.errors import AudioError
 from tierline.audio.quantity import ends_inside_quantity
 from tierline.audio.records import FRAME_MS, Frame, Utterance
+from tierline.audio.turn_end import ends_turn
 from tierline.audio.twostage import FrameVerdict, TwoStageVAD
 from tierline.audio.vad import TRAILING_KEEP_MS, Endpointer, EndpointerConfig
 
@@ -52,6 +73,13 @@ class ConfirmConfig:
         onset_lag_ms: How far the detector's onset lags the audio (used to place the start
             of a turn confirmed on a candidate that began on noise).
         quantity_hangover_ms: Hangover when the partial transcript ends inside a number.
+        speculate_ms: Silence after which the would-be utterance is decoded in the
+            background (0: never).
+        early_close_ms: Silence after which a turn whose transcript plainly ends a sentence
+            is closed (0: never, the default: measured, it cuts off more callers pausing
+            mid-sentence than it saves waits; see :mod:`tierline.audio.turn_end`).
+        paced_ratio: Speculation needs the pause to have taken at least this fraction of its
+            length in wall time (frames arriving at about real time).
     """
 
     threshold: float = 0.5
@@ -61,6 +89,9 @@ class ConfirmConfig:
     candidate_max_ms: int = 1000
     onset_lag_ms: int = 80
     quantity_hangover_ms: int = 1500
+    speculate_ms: int = 200
+    early_close_ms: int = 0
+    paced_ratio: float = 0.5
 
     def __post_init__(self) -> None:
         if not 0.0 < self.neg_threshold <= self.threshold < 1.0:
@@ -77,6 +108,11 @@ class ConfirmConfig:
             raise AudioError(
                 f"quantity_hangover_ms must be >= {FRAME_MS}, not {self.quantity_hangover_ms}"
             )
+        for name in ("speculate_ms", "early_close_ms"):
+            if getattr(self, name) < 0:
+                raise AudioError(f"{name} must be >= 0 (0: off), not {getattr(self, name)}")
+        if self.paced_ratio < 0:
+            raise AudioError(f"paced_ratio must be >= 0, not {self.paced_ratio}")
 
 
 def _frames(ms: float) -> int:
@@ -97,8 +133,12 @@ class TwoStageEndpointer:
         confirm: Confirming-stage and quantity settings.
         detector: Confirming detector; default Silero.
         partial: Optional transcriber asked, when a pause reaches the hangover, for the text
-            of the open turn; if it ends inside a number the turn is kept open longer.
-            Transports with streaming ASR call :meth:`hint_partial` instead.
+            of the open turn; if it ends inside a number the turn is kept open longer. Also
+            runs the speculative decode (in a background thread: it must be thread-safe, and
+            pays only when it remembers results, as the call's memoising recogniser does) and
+            feeds the early close. Transports with streaming ASR call :meth:`hint_partial`
+            instead.
+        clock: Wall clock (seconds) that tells whether frames arrive at speech pace.
     """
 
     def __init__(
@@ -107,12 +147,19 @@ class TwoStageEndpointer:
         confirm: ConfirmConfig | None = None,
         detector: SpeechDetector | None = None,
         partial: PartialTranscriber | None = None,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.config = config or EndpointerConfig()
         self.confirm = confirm or ConfirmConfig()
         self.vad = TwoStageVAD(self.config.aggressiveness, detector)
         self.partial = partial
+        self.clock = clock
+        self.speculated = 0  # speculative decodes started (for tests and benchmarks)
+        self._running: Future[str | None] | None = None  # the call's speculative decode
         c, k = self.config, self.confirm
+        self._spec_frames = _frames(k.speculate_ms) if k.speculate_ms else 0
+        self._early_frames = (min(_frames(k.early_close_ms), _frames(c.hangover_ms))
+                              if k.early_close_ms else 0)
         self._pre_roll = math.ceil(c.pre_roll_ms / FRAME_MS)
         self._hangover = _frames(c.hangover_ms)
         self._q_hangover = max(self._hangover, _frames(k.quantity_hangover_ms))
@@ -144,6 +191,7 @@ class TwoStageEndpointer:
         self._extended = False  # quantity rule already consulted for this pause
         self._quantity_open = False  # ... and it said the caller is inside a number
         self._hint: str | None = None
+        self._new_pause(0.0)
         self._last: FrameVerdict | None = None
         self.confirmed_at_s: float | None = None
 
@@ -163,6 +211,11 @@ class TwoStageEndpointer:
         if self._state != _SPEECH or not self._turn:
             return None
         return self._turn[min(self._onset, len(self._turn) - 1)].frame.start_s
+
+    @property
+    def speculation(self) -> Future[str | None] | None:
+        """The call's latest speculative decode (its transcript, when done); None before any."""
+        return self._running
 
     def hint_partial(self, text: str | None) -> None:
         """Give the latest partial transcript of the open turn (streaming ASR transports)."""
@@ -247,6 +300,7 @@ class TwoStageEndpointer:
         self._extended = False
         self._state = _SPEECH
         self.confirmed_at_s = self._turn[-1].frame.end_s
+        self._new_pause(self.clock())
         return True
 
     def _drop_candidate(self) -> None:
@@ -268,6 +322,7 @@ class TwoStageEndpointer:
         return v.fast and v.prob >= self.confirm.neg_threshold
 
     def _in_turn(self, v: FrameVerdict) -> list[Utterance]:
+        now = self.clock()
         self._turn.append(v)
         if self._is_speech(v):
             self._speech += 1
@@ -275,8 +330,11 @@ class TwoStageEndpointer:
             if v.prob >= self.confirm.threshold or self._silence_since_strong():
                 self._last_speech = len(self._turn) - 1
             self._extended = False
+            self._new_pause(now)
         else:
             self._silence += 1
+            if self._look_ahead(now):
+                return self._close(v.frame, keep_open=False)
         if self._silence >= self._hangover and self._keep_waiting():
             return []
         if self._silence >= self._hangover:
@@ -293,6 +351,74 @@ class TwoStageEndpointer:
         """
         return len(self._turn) - 1 - self._last_speech > self._hangover // 2
 
+    # ------------------------------------------------------------------ look-ahead
+
+    def _new_pause(self, now: float) -> None:
+        """Speech (or a new turn): the look-ahead of the last pause no longer applies."""
+        self._pause_wall = now  # wall time of the latest speech frame
+        self._spec: Future[str | None] | None = None  # this pause's speculative decode
+        self._early_done = False  # the early close was decided for this pause
+
+    def _look_ahead(self, now: float) -> bool:
+        """In a pause: speculate, and tell whether the turn plainly ended (early close)."""
+        if self._last_speech < 0:
+            return False
+        if len(self._turn) - 1 - self._last_speech < self._keep_trailing:
+            return False  # the audio the utterance would carry is not all here yet
+        if (self._spec is None and self._spec_frames and self.partial is not None
+                and self._silence >= self._spec_frames and self._paced(now)):
+            self._speculate()
+        if self._early_done or not self._early_frames or self._silence < self._early_frames:
+            return False
+        if self._spec is not None:
+            if not self._spec.done():
+                return False  # look again at the next frame (the hangover still applies)
+            text = None if self._spec.exception() else self._spec.result()
+        elif self._spec_frames and self.partial is not None and self._paced(now):
+            return False  # live: the speculative decode starts once the earlier one is done
+        elif self.partial is not None:
+            text = self._transcribe_open()
+        else:
+            text = self._hint
+        self._early_done = True
+        return ends_turn(text)
+
+    def _paced(self, now: float) -> bool:
+        """Whether this pause is arriving at about the pace of speech."""
+        waited = now - self._pause_wall
+        return waited >= self.confirm.paced_ratio * self._silence * FRAME_MS / 1000
+
+    def _speculate(self) -> None:
+        """Decode the would-be utterance in the background (one at a time per call)."""
+        if self._running is not None and not self._running.done():
+            return  # an earlier pause's decode still runs: try again at the next frame
+        assert self.partial is not None
+        future: Future[str | None] = Future()
+        audio, transcribe = self._open_audio(), self.partial
+
+        def run() -> None:
+            try:
+                future.set_result(transcribe(audio))
+            except BaseException as exc:  # read by the early close, never raised
+                future.set_exception(exc)
+
+        self._spec = self._running = future
+        self.speculated += 1
+        threading.Thread(target=run, name="speculative-decode", daemon=True).start()
+
+    def _transcribe_open(self) -> str | None:
+        """The open turn's transcript, asked now. A speculative decode still running (this
+        pause's: the memo then shares it; or an earlier pause's) is waited for first, so a
+        call's recogniser never runs two decodes at once on the endpointer's behalf."""
+        assert self.partial is not None
+        if self._running is not None:
+            wait([self._running])
+        return self.partial(self._open_audio())
+
+    def _open_audio(self) -> np.ndarray:
+        """The audio the open turn would carry if it closed now."""
+        return self._audio(self._kept(self._turn, self._last_speech))
+
     def _keep_waiting(self) -> bool:
         """At the hangover: does the partial transcript end inside a number?"""
         if self._silence >= self._q_hangover:
@@ -301,7 +427,7 @@ class TwoStageEndpointer:
             self._extended = True
             text = self._hint
             if self.partial is not None:
-                text = self.partial(self._audio(self._kept(self._turn, self._last_speech)))
+                text = self._transcribe_open()
             self._quantity_open = ends_inside_quantity(text)
         return self._quantity_open
 
@@ -320,6 +446,7 @@ class TwoStageEndpointer:
         turn, onset, speech, last = self._turn, self._onset, self._speech, self._last_speech
         self._turn, self._speech, self._silence, self._onset = [], 0, 0, 0
         self._last_speech, self._extended, self._hint = -1, False, None
+        self._new_pause(self._pause_wall)
         self._state = _SPEECH if keep_open else _IDLE
         if keep_open:
             self._last_speech = -1
