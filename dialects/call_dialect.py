@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 MIN_TURN_S = 0.4
 """Shorter turns (a cough, "嗯") are not shown to the identifier."""
+HEAD_SAMPLES = 4000
+"""Samples compared to tell a turn heard again, longer, from a new turn (the first 0.25 s)."""
 
 
 class DialectRecognisers(ASR):
@@ -133,6 +135,9 @@ class DialectAwareASR(ASR):
         self.sample_rate = shared.base.sample_rate
         self.tracker = shared.identifier.tracker()
         self.models = CallDialectModels(call_id, shared.home)
+        self._last_head: bytes | None = None  # first samples of the last observed turn
+        self._last_len = 0
+        self._observing = threading.Lock()
 
     @property
     def language(self) -> str:
@@ -143,9 +148,11 @@ class DialectAwareASR(ASR):
         """The call's dialect so far."""
         return self.tracker.current
 
-    def observe_states(self, frames: np.ndarray) -> DialectEstimate:
-        """Add a turn given as the encoder states of its audio; the call's estimate after it."""
-        return self.tracker.observe_states(frames)
+    def observe_states(self, frames: np.ndarray, replaces_last: bool = False
+                       ) -> DialectEstimate:
+        """Add a turn given as the encoder states of its audio; the call's estimate after it
+        (``replaces_last``: the last observed turn heard again, longer)."""
+        return self.tracker.observe_states(frames, replaces_last)
 
     @property
     def model_dir(self) -> object:
@@ -163,7 +170,15 @@ class DialectAwareASR(ASR):
             # product's recogniser reads the turn instead of losing it
             transcript, heard = _recognise(self.shared.base, audio, partial)
         if not partial and transcript.text and len(audio) >= MIN_TURN_S * SAMPLE_RATE:
-            self.observe_states(self.shared.states(audio, heard))
+            # the endpointer decodes a turn ahead in a pause; if the caller went on, the
+            # closed turn starts with the same audio and its reading replaces the look-ahead's
+            states = self.shared.states(audio, heard)
+            head = np.ascontiguousarray(audio[:HEAD_SAMPLES]).tobytes()
+            with self._observing:
+                longer = (self._last_head is not None and len(audio) > self._last_len
+                          and head == self._last_head)
+                self.observe_states(states, replaces_last=longer)
+                self._last_head, self._last_len = head, len(audio)
         return replace(transcript, dialect=self.dialect.label,
                        dialect_confidence=round(self.dialect.confidence, 4))
 

@@ -182,13 +182,32 @@ class DialectTracker:
         self.current: DialectEstimate = NOTHING_HEARD
         self.turns: list[DialectEstimate] = []
 
-    def observe_states(self, frames: np.ndarray) -> DialectEstimate:
-        """Add a turn given as its encoder states; returns the call's estimate so far."""
-        return self.observe(self.identifier.classify_states(frames))
+    def observe_states(self, frames: np.ndarray, replaces_last: bool = False
+                       ) -> DialectEstimate:
+        """Add a turn given as its encoder states; returns the call's estimate so far
+        (``replaces_last``: see :meth:`observe`)."""
+        return self.observe(self.identifier.classify_states(frames), replaces_last)
 
-    def observe(self, turn: DialectEstimate) -> DialectEstimate:
-        """Add a turn's own estimate (its ``probs`` and ``speech_s``); returns the call's."""
+    def observe(self, turn: DialectEstimate, replaces_last: bool = False) -> DialectEstimate:
+        """Add a turn's own estimate (its ``probs`` and ``speech_s``); returns the call's.
+
+        Args:
+            turn: The turn's estimate.
+            replaces_last: The turn is the last one heard again, longer (a look-ahead decode
+                the caller talked past): its reading replaces the last one instead of
+                counting the same speech twice.
+        """
+        if replaces_last and self.turns:
+            self.turns.pop()
+            self._logp = np.zeros(len(self.identifier.families), dtype=np.float64)
+            self._seconds = 0.0
+            self.current = NOTHING_HEARD
+            for earlier in self.turns:
+                self._add(earlier)
         self.turns.append(turn)
+        return self._add(turn)
+
+    def _add(self, turn: DialectEstimate) -> DialectEstimate:
         if turn.speech_s <= 0 or not turn.probs:
             return self.current
         probs = [turn.probs[f] for f in self.identifier.families]

@@ -160,3 +160,24 @@ def test_dialect_aware_asr_names_the_call_and_switches_recogniser(toy_model, tmp
     assert len(call.tracker.turns) == 3  # the partial transcript is not a turn
     other = shared.for_call("c2")  # a new call starts unknown, with Whisper base
     assert other.transcribe(-yue_audio).text == "好的" and other.dialect.label == UNKNOWN
+
+
+def test_a_turn_heard_again_longer_replaces_its_look_ahead(toy_model, tmp_path, monkeypatch):
+    """The endpointer decodes a turn ahead in a pause; when the caller goes on, the closed
+    turn starts with the same audio and must not count that speech twice."""
+    from tierline.dialects.asr import AsrConfig, FakeASR
+    from tierline.dialects.call_dialect import DialectRecognisers
+
+    monkeypatch.setenv("TIERLINE_HOME", str(tmp_path))
+    shared = DialectRecognisers(FakeASR(["我们", "我们想问一下", "好的"]),
+                                DialectIdentifier(toy_model), _Encoder(),
+                                AsrConfig(alternatives=1), base_dir=tmp_path)
+    shared._own["yue"] = FakeASR(["係呀"])
+    call = shared.for_call("c1")
+    rng = np.random.default_rng(0)
+    turn = (0.5 + 0.1 * rng.standard_normal(16_000 * 3)).astype(np.float32)
+    call.transcribe(turn[:16_000])  # the look-ahead at the pause, 1 s
+    call.transcribe(turn)  # the caller went on: the closed turn, 3 s, same start
+    assert len(call.tracker.turns) == 1 and call.dialect.speech_s == 3.0
+    call.transcribe(turn[8000:])  # a new turn (another start) adds up
+    assert len(call.tracker.turns) == 2 and call.dialect.speech_s == 5.5
