@@ -2,7 +2,8 @@
 
 :class:`CallManager` is the user agent's handler. An INVITE from an allowed address with an
 acceptable offer gets 100, 180 and — after ``answer_after_s`` — 200 with our SDP; beyond
-``max_calls`` it gets 503, without a usable codec 488. Each call's record (the replay JSON
+``max_calls``, or while the recogniser's shared queue is full (``ASR.busy``), it gets 503;
+without a usable codec 488. Each call's record (the replay JSON
 contract plus ``call.sip``: Call-ID, masked From/To, codec, DTMF, transfer outcome, RTP
 counters, recordings, why it ended) is appended to ``<records_dir>/calls.jsonl`` when it ends.
 
@@ -127,6 +128,10 @@ class CallManager:
             return
         if self.active >= self.config.server.max_calls:
             self._reject(req, addr, 503, "max_calls reached", [("Retry-After", "5")])
+            return
+        if self.models.asr is not None and self.models.asr.busy():
+            # the recogniser's queue is already behind: a new caller would slow every call
+            self._reject(req, addr, 503, "recogniser busy", [("Retry-After", "5")])
             return
         ctype = (req.get("content-type") or "application/sdp").split(";")[0].strip().lower()
         if not req.body or ctype != "application/sdp":

@@ -37,7 +37,6 @@ import json
 import random
 import re
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -45,6 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tierline.dialects.training.kokoro_cache import render_to_cache
 from tierline.dialects.training.train_dialect_asr import add_dialect_arguments
 from tierline.nlu.data import (
     load_intents,
@@ -131,23 +131,13 @@ def general_clips(n: int, data_dir: Path) -> list[Clip]:
 def render_clips(clips: Sequence[Clip], audio_dir: Path, threads: int,
                  log: Callable[[str], None]) -> None:
     """Speak the clips not yet in ``audio_dir`` (``NAME.npy``: 16 kHz float32, phone line)."""
-    todo = [c for c in clips if not (audio_dir / f"{c.name}.npy").is_file()]
-    if not todo:
-        return
-    from tierline.audio.synthetic.kokoro import KokoroMandarin
-    from tierline.nlu.training.asr_corpus import Renderer, phone_line, utterance_hash
+    from tierline.nlu.training.asr_corpus import phone_line
 
-    audio_dir.mkdir(parents=True, exist_ok=True)
-    render = Renderer("kokoro", KokoroMandarin(threads))
-    t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        for k, clip in enumerate(todo, 1):
-            h = utterance_hash(clip.text)
-            audio = render(clip.text, Path(tmp), h)
-            line = phone_line(audio, h) if audio.size else np.zeros(0, np.float32)
-            np.save(audio_dir / f"{clip.name}.npy", line.astype(np.float32))
-            if k % 50 == 0 or k == len(todo):
-                log(f"rendered {k}/{len(todo)} ({(time.perf_counter() - t0) / k:.2f} s/clip)")
+    def through_the_line(audio: np.ndarray, h: str) -> np.ndarray:
+        return phone_line(audio, h) if audio.size else np.zeros(0, np.float32)
+
+    render_to_cache([(c.name, c.text) for c in clips], audio_dir, threads, log,
+                    finish=through_the_line)
 
 
 def target_tokens(tokenizer, text: str, audio: np.ndarray, rate: int = 16_000) -> list[int]:

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import tempfile
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from tierline.dialects.training.kokoro_cache import render_to_cache
 
 LINES = ("ulaw", "alaw", "wide")
 UNTRANSCRIBED_MANDARIN = ("wenet/gpu_client_mid.wav", "wenet/gpu_client_long.wav",
@@ -108,24 +108,8 @@ def real_sources(data_dir: Path, seed: int = 7) -> list[Source]:
 def render_kokoro(sources: Sequence[Source], audio_dir: Path, threads: int,
                   log: Callable[[str], None]) -> None:
     """Speak the Kokoro sources not yet in ``audio_dir`` (``NAME.npy``, clean 16 kHz)."""
-    todo = [s for s in sources
-            if s.kind == "kokoro" and not (audio_dir / f"{s.name}.npy").is_file()]
-    if not todo:
-        return
-    from tierline.audio.synthetic.kokoro import KokoroMandarin
-    from tierline.nlu.training.asr_corpus import Renderer, utterance_hash
-
-    audio_dir.mkdir(parents=True, exist_ok=True)
-    render = Renderer("kokoro", KokoroMandarin(threads))
-    t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        for k, source in enumerate(todo, 1):
-            audio = render(source.text, Path(tmp), utterance_hash(source.text))
-            part = audio_dir / f"{source.name}.tmp.npy"
-            np.save(part, audio.astype(np.float16))
-            part.replace(audio_dir / f"{source.name}.npy")
-            if k % 20 == 0 or k == len(todo):
-                log(f"rendered {k}/{len(todo)} ({(time.perf_counter() - t0) / k:.1f} s/clip)")
+    render_to_cache([(s.name, s.text) for s in sources if s.kind == "kokoro"], audio_dir,
+                    threads, log, dtype=np.float16, every=20)
 
 
 def line(audio16k: np.ndarray, kind: str, seed: int) -> np.ndarray:

@@ -346,6 +346,19 @@ def test_calls_beyond_max_calls_get_503(endpoint, workdir):
     _new_records(endpoint, before, timeout=60)
 
 
+def test_a_new_call_gets_503_while_the_recogniser_is_behind(endpoint, workdir, monkeypatch):
+    """When the shared decode queue is full (``ASR.busy``), a new caller is refused rather
+    than every call slowing down."""
+    asr = endpoint.manager.models.asr
+    monkeypatch.setattr(asr, "busy", lambda: True)
+    before = endpoint.manager.rejected.get(503, 0)
+    xml = scenario(send(invite()), '<recv response="503"/>\n',
+                   send(ACK_FAILURE, retrans=False), pause(300))
+    done = run_sipp(xml, endpoint.port, workdir, name="asr-busy", timeout=20)
+    assert done.returncode == 0, done.stdout[-2000:] + sipp_messages(workdir, "asr-busy")
+    assert endpoint.manager.rejected.get(503, 0) == before + 1
+
+
 def _caller_wav(name: str, workdir: Path, pad_s: float = 0.0) -> Path:
     """A sample call as 8 kHz mono 16-bit WAV (the caller's channel), for baresip's aufile
     (baresip hangs up when the file ends: ``pad_s`` of silence keeps the caller on the line)."""
