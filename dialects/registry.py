@@ -132,7 +132,7 @@ class CallDialectModels:
         if named and not model.tuned and dialect not in self._warned:
             self._warned.add(dialect)
             where = dialect_model_dir(dialect, self.home) if dialect in FAMILIES else None
-            logger.warning("call %s: no %s model%s; decoding with Whisper base",
+            logger.info("call %s: no %s model%s; decoding with Whisper base",
                         self.call_id or "-", dialect,
                         f" in {where}" if where else " in the registry")
         return model

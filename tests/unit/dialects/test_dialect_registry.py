@@ -63,7 +63,7 @@ def test_asr_config_carries_prompt_and_normaliser(tmp_path):
 def test_fallback_is_logged_once_per_call_and_family(tmp_path, caplog):
     _fake_model(tmp_path, "wu")
     call = CallDialectModels("call-7", tmp_path)
-    with caplog.at_level(logging.WARNING, logger="tierline.dialects"):
+    with caplog.at_level(logging.INFO, logger="tierline.dialects"):
         for _ in range(3):
             assert not call.resolve("yue").tuned
         assert call.resolve("wu").tuned  # has a model: nothing to log
@@ -77,6 +77,6 @@ def test_fallback_is_logged_once_per_call_and_family(tmp_path, caplog):
     assert "no chuan model" in lines[1]
     other = CallDialectModels("call-8", tmp_path)
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="tierline.dialects"):
+    with caplog.at_level(logging.INFO, logger="tierline.dialects"):
         other.resolve("yue")
     assert len(caplog.records) == 1  # a new call logs again
