@@ -72,6 +72,8 @@ postgres: debs
 	[ "$$4" = online ] || $$SUDO pg_ctlcluster $$1 $$2 start; \
 	$$AS_PG psql -qtAc "SELECT 1 FROM pg_roles WHERE rolname='tierline'" | grep -q 1 || \
 	  $$AS_PG psql -qc "CREATE ROLE tierline LOGIN CREATEDB PASSWORD 'tierline'"; \
+	$$AS_PG psql -qtAc "SELECT 1 FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member WHERE r.rolname = 'pg_signal_backend' AND u.rolname = 'tierline'" | grep -q 1 || \
+	  $$AS_PG psql -qc "GRANT pg_signal_backend TO tierline"; \
 	$$AS_PG psql -qtAc "SELECT 1 FROM pg_database WHERE datname='tierline'" | grep -q 1 || \
 	  $$AS_PG psql -qc "CREATE DATABASE tierline OWNER tierline"; \
 	echo "PostgreSQL $$1/$$2 on 127.0.0.1:$$3 ($$TIERLINE_TEST_PG_URL)"

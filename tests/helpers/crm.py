@@ -84,9 +84,28 @@ def fresh_pg() -> Iterator[str]:
         yield url
     finally:
         forget_all()
-        with admin.connect() as con:
-            con.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        _drop(admin, name)
         admin.dispose()
+
+
+def _drop(admin, name: str, tries: int = 10) -> None:
+    """Drop a test database. FORCE ends our own leftover connections; a connection of another
+    role (an autovacuum worker that just started on the new database) cannot be ended
+    without pg_signal_backend (`make postgres` grants it), so it is waited out."""
+    import time
+
+    from sqlalchemy import text
+    from sqlalchemy.exc import ProgrammingError
+
+    for attempt in range(tries):
+        try:
+            with admin.connect() as con:
+                con.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            return
+        except ProgrammingError:
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.5)
 
 
 def fill(db: Database, nlu) -> dict[str, dict]:
