@@ -29,3 +29,16 @@ def to_frames(signal: np.ndarray, start_s: float = 0.0) -> list[Frame]:
     pcm = np.clip(np.round(signal * 32768), -32768, 32767).astype(np.int16)
     pcm = np.concatenate([pcm, np.zeros(-len(pcm) % 320, dtype=np.int16)])
     return [Frame(pcm[i : i + 320], start_s + i / RATE) for i in range(0, len(pcm), 320)]
+
+
+def write_tone_wav(path, seconds: float, seed: int = 0) -> str:
+    """A 180 Hz tone with faint noise as a 16 kHz WAV (a stand-in recording for folder and
+    training-input checks); returns the file's name."""
+    import soundfile as sf
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * 16_000)) / 16_000
+    audio = 0.2 * np.sin(2 * np.pi * 180 * t) + 0.01 * rng.standard_normal(t.size)
+    sf.write(path, audio.astype(np.float32), 16_000)
+    return path.name

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
 from helpers.require import module
+from helpers.voice_audio import write_tone_wav
 
 
 @pytest.fixture(autouse=True)
@@ -17,13 +16,7 @@ def _torch():
     module("torch", "train")
 
 
-def _wav(path: Path, seconds: float, seed: int = 0) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * 16_000)) / 16_000
-    audio = 0.2 * np.sin(2 * np.pi * 180 * t) + 0.01 * rng.standard_normal(t.size)
-    sf.write(path, audio.astype(np.float32), 16_000)
-    return path.name
+_wav = write_tone_wav
 
 
 def _folder(tmp_path: Path, rows: list[str]) -> Path:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
+from helpers.voice_audio import write_tone_wav
 
 from tierline.audio.io import load_audio
 from tierline.dialects.training.dialect_folder import (
@@ -19,14 +19,7 @@ from tierline.dialects.training.dialect_folder import (
 )
 from tierline.dialects.training.line_augment import RECIPES, augment
 
-
-def _wav(path: Path, seconds: float, seed: int = 0) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * 16_000)) / 16_000
-    audio = 0.2 * np.sin(2 * np.pi * 180 * t) + 0.01 * rng.standard_normal(t.size)
-    sf.write(path, audio.astype(np.float32), 16_000)
-    return path.name
+_wav = write_tone_wav
 
 
 def _folder(tmp_path: Path, rows: list[str], header: str = "path\ttranscript\tspeaker") -> Path:
