@@ -114,7 +114,8 @@ def test_uac_pcap_call_is_answered_heard_and_recorded(endpoint, workdir):
     # the bot began its greeting; the caller talked over it and barge-in cut it short
     bot, _ = sf.read(sip["recordings"]["bot"], dtype="int16")
     assert len(active(bot[: 8000 * 3])) > 8000 * 0.3
-    assert sip["barge_ins"] == 1 and sip["bot"][0]["stopped"] is True
+    # (a reply to a turn the caller closed with a pause mid-stream may be talked over too)
+    assert sip["barge_ins"] >= 1 and sip["bot"][0]["stopped"] is True, sip["bot"]
     greeting = endpoint.call(endpoint.manager.prompts.render(sip["bot"][0]["text"]))
     assert len(active(bot[: len(greeting) + 8000])) < len(active(greeting))
 
