@@ -10,7 +10,6 @@ import math
 import re
 import time
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -158,6 +157,12 @@ class ASR:
         if not result.compute_ms:
             result = replace(result, compute_ms=(time.perf_counter() - t0) * 1000)
         return result
+
+    def recognise(self, audio: np.ndarray, partial: bool = False) -> Recognition:
+        """The transcript of one utterance and, when the recogniser has them, the encoder
+        states it was read from (a dialect identifier reads them instead of encoding again);
+        here none."""
+        return Recognition(self.transcribe(audio, partial))
 
     def busy(self) -> bool:
         """Whether the recogniser's decoders are so loaded that a new call should be refused
@@ -314,15 +319,12 @@ class WhisperASR(ASR):
             the transcript's alternatives after the transcript model's own; the transcript
             stays the first model's.
         queue: Where decodes run (default: the process's shared queue).
-        dialect_id: Optional classifier of the turn's encoder states; its (label, confidence)
-            fills :attr:`Transcript.dialect`, or None leaves it empty.
         runtime: The loaded models, when already at hand (unit tests pass a fake); by
             default loaded from ``model_dir`` and ``readings_dir``.
     """
 
     def __init__(self, model_dir: str | Path, config: AsrConfig | None = None,
                  readings_dir: str | Path | None = None, queue: InferenceQueue | None = None,
-                 dialect_id: Callable[[EncoderStates], tuple[str, float] | None] | None = None,
                  runtime: WhisperRuntime | None = None) -> None:
         self.config = config or AsrConfig()
         self.model_dir = Path(model_dir)
@@ -332,7 +334,6 @@ class WhisperASR(ASR):
                                              cfg.compute_type, workers=cfg.parallel,
                                              threads=cfg.threads_per_decode)
         self.queue = queue if queue is not None else process_queue(cfg.parallel)
-        self.dialect_id = dialect_id
         self.fallbacks = 0
         """Dynamic-window decodes decoded again on the 30 s window (:meth:`_doubtful`)."""
         self._t2s = None
@@ -520,11 +521,6 @@ class WhisperASR(ASR):
         started, transcript, decode = self.queue.run(job, final=not partial)
         states = EncoderStates(np.array(decode.encoded)[0, : decode.encoded_frames],
                                decode.window)
-        if self.dialect_id is not None:
-            found = self.dialect_id(states)
-            if found is not None:
-                transcript = replace(transcript, dialect=found[0],
-                                     dialect_confidence=round(float(found[1]), 4))
         done = time.perf_counter()
         return Recognition(replace(transcript, compute_ms=(done - t0) * 1000,
                                    queue_ms=(started - t0) * 1000), states)

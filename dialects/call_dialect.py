@@ -164,15 +164,16 @@ class DialectAwareASR(ASR):
     def _transcribe_impl(self, audio: np.ndarray, partial: bool = False) -> Transcript:
         entry = self.models.resolve(self.dialect.label if self.dialect.known else None)
         recogniser = self.shared.recogniser(entry)
-        transcript, heard = _recognise(recogniser, audio, partial)
-        if not transcript.text and recogniser is not self.shared.base:
+        heard = recogniser.recognise(audio, partial)
+        if not heard.transcript.text and recogniser is not self.shared.base:
             # a dialect decoder that loops is dropped whole by the recogniser's guards; the
             # product's recogniser reads the turn instead of losing it
-            transcript, heard = _recognise(self.shared.base, audio, partial)
+            heard = self.shared.base.recognise(audio, partial)
+        transcript = heard.transcript
         if not partial and transcript.text and len(audio) >= MIN_TURN_S * SAMPLE_RATE:
             # the endpointer decodes a turn ahead in a pause; if the caller went on, the
             # closed turn starts with the same audio and its reading replaces the look-ahead's
-            states = self.shared.states(audio, heard)
+            states = self.shared.states(audio, heard.states)
             head = np.ascontiguousarray(audio[:HEAD_SAMPLES]).tobytes()
             with self._observing:
                 longer = (self._last_head is not None and len(audio) > self._last_len
@@ -181,15 +182,6 @@ class DialectAwareASR(ASR):
                 self._last_head, self._last_len = head, len(audio)
         return replace(transcript, dialect=self.dialect.label,
                        dialect_confidence=round(self.dialect.confidence, 4))
-
-
-def _recognise(asr: ASR, audio: np.ndarray, partial: bool
-               ) -> tuple[Transcript, EncoderStates | None]:
-    """A transcript and, when the recogniser gives them, the encoder states it read."""
-    if isinstance(asr, WhisperASR):
-        recognition = asr.recognise(audio, partial)
-        return recognition.transcript, recognition.states
-    return asr.transcribe(audio, partial), None
 
 
 def with_dialects(base: ASR, config: AsrConfig | None = None) -> ASR:

@@ -229,18 +229,13 @@ def test_without_detection_the_language_is_the_configured_one():
 
 # -- hooks -------------------------------------------------------------------------------------
 
-def test_a_dialect_classifier_reads_the_encoder_states_of_the_decode():
-    seen = []
-
-    def classify(states):
-        seen.append(states.frames.shape)
-        return ("yue", 0.83)
-
+def test_the_encoder_states_of_the_decode_come_with_its_transcript():
+    """What a dialect identifier reads (dialects/call_dialect.py): no second encode."""
     asr, rt = make(lambda frames, prompt, reader: "你好")
-    asr.dialect_id = classify
-    t = asr.transcribe(seconds(2.0))
-    assert (t.dialect, t.dialect_confidence) == ("yue", 0.83)
-    assert seen == [(100, 4)] and rt.encoded == [300]  # no second encode
+    r = asr.recognise(seconds(2.0))
+    assert r.transcript.text == "你好" and r.transcript.dialect is None
+    assert r.states.frames.shape == (100, 4) and r.states.window == "dynamic"
+    assert rt.encoded == [300]  # no second encode
 
 
 def test_partials_go_to_the_queue_as_partials():
