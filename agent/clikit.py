@@ -100,8 +100,8 @@ def load_asr(args: argparse.Namespace, readings: bool = True):
                        window=getattr(args, "asr_window", "dynamic"))
     wanted = readings and not getattr(args, "no_readings", False)
     asr = load_whisper(args.asr_model, config, wanted)
-    if getattr(args, "no_dialect", False) or args.asr_model is not None:
-        return asr  # a user's own model: the identifier was trained on Whisper base's encoder
+    if getattr(args, "no_dialect", False):
+        return asr
     from tierline.dialects.call_dialect import with_dialects
 
     return with_dialects(asr, config)

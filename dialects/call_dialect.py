@@ -187,7 +187,8 @@ class DialectAwareASR(ASR):
 def with_dialects(base: ASR, config: AsrConfig | None = None) -> ASR:
     """The product's recogniser with the shipped dialect identifier, so each call's
     :meth:`~tierline.dialects.asr.ASR.for_call` tracks the caller's dialect; ``base`` alone
-    (logged) when the identifier or its encoder cannot be loaded.
+    when it is not the bundled Whisper base (the identifier was trained on that encoder's
+    states: a user's own model is left alone) or when the identifier cannot be loaded (logged).
 
     Args:
         base: The product's recogniser (Whisper base with its readings).
@@ -201,5 +202,7 @@ def with_dialects(base: ASR, config: AsrConfig | None = None) -> ASR:
         base_dir = resolve_asr_model(None)
     except ModelError as exc:
         log.warning("dialect identification off: %s", exc)
+        return base
+    if getattr(base, "model_dir", None) != base_dir:
         return base
     return DialectRecognisers(base, identifier, None, config, base_dir)

@@ -55,10 +55,8 @@ def setup_process(proc: JobProcess) -> None:
     readings = os.environ.get(ENV_ASR_READINGS)
     reader = resolve_readings_model(model) if readings is None else (readings or None)
     config = AsrConfig(cpu_threads=threads)
-    model_dir = resolve_asr_model(model)
-    asr = WhisperASR(model_dir, config, reader)
-    bundled = model_dir == resolve_asr_model(None)  # the identifier reads base's encoder
-    if bundled and os.environ.get(ENV_DIALECT, "1") != "0":
+    asr = WhisperASR(resolve_asr_model(model), config, reader)
+    if os.environ.get(ENV_DIALECT, "1") != "0":
         from tierline.dialects.call_dialect import with_dialects
 
         asr = with_dialects(asr, config)  # each job's session tracks its caller's dialect

@@ -181,3 +181,12 @@ def test_a_turn_heard_again_longer_replaces_its_look_ahead(toy_model, tmp_path, 
     assert len(call.tracker.turns) == 1 and call.dialect.speech_s == 3.0
     call.transcribe(turn[8000:])  # a new turn (another start) adds up
     assert len(call.tracker.turns) == 2 and call.dialect.speech_s == 5.5
+
+
+def test_a_recogniser_that_is_not_whisper_base_gets_no_identifier():
+    """The identifier reads Whisper base's encoder: any other model is left as it is."""
+    from tierline.dialects.asr import FakeASR
+    from tierline.dialects.call_dialect import with_dialects
+
+    own = FakeASR(["你好"])
+    assert with_dialects(own) is own
