@@ -408,13 +408,17 @@ class WhisperASR(ASR):
             options = {"beam_size": cfg.beam_size, "hypotheses": hypotheses,
                        "max_new": self._max_new(size),
                        "repetition_penalty": cfg.repetition_penalty}
+            # the call-centre decoder reads the first window beside the transcript's decoder
+            # (its own CTranslate2 threads); its beam is kept when that window is the whole turn
+            pending = (rt.start(encoded, tokens, reader=True, **options)
+                       if rt.reader is not None and not windows else None)
             beam = rt.generate(encoded, tokens, **options)
             best = beam.sequences[0] if beam.sequences else ()
             pieces, consumed = split_pieces(best, rt.tokenizer.timestamp_begin,
                                             seek / FRAMES_PER_S, size)
-            reader = None
-            if rt.reader is not None and not windows and consumed >= content:
-                reader = rt.generate(encoded, tokens, reader=True, **options)
+            reader = pending.result() if pending is not None else None
+            if consumed < content:
+                reader = None
             score = beam.scores[0] if beam.scores else -math.inf
             win = _Window(beam, pieces, rt.text([t for p in pieces for t in p.tokens]),
                           compression_ratio(rt.text(best).strip()),

@@ -52,6 +52,32 @@ class Beam:
     capped: bool = False
 
 
+class PendingBeam:
+    """A beam search running on CTranslate2's threads (:meth:`WhisperRuntime.start`).
+
+    Holds the encoder output the search reads until it is done.
+    """
+
+    def __init__(self, pending, eot: int, max_new: int, encoded) -> None:
+        self._pending = pending
+        self._eot = eot
+        self._max_new = max_new
+        self._encoded = encoded
+        self._beam: Beam | None = None
+
+    def result(self) -> Beam:
+        """The finished beam (waits for it)."""
+        if self._beam is None:
+            result = self._pending.result()
+            sequences = tuple(tuple(t for t in ids if t != self._eot)
+                              for ids in result.sequences_ids)
+            self._beam = Beam(sequences, tuple(float(s) for s in result.scores),
+                              float(result.no_speech_prob),
+                              capped=bool(sequences) and len(sequences[0]) >= self._max_new)
+            self._pending = self._encoded = None
+        return self._beam
+
+
 def compression_ratio(text: str) -> float:
     """UTF-8 bytes over their zlib size: a decoder loop compresses far better than speech."""
     raw = text.encode("utf-8")
@@ -165,21 +191,29 @@ class WhisperRuntime:
             repetition_penalty: Penalty on tokens already generated (1: none).
             reader: Decode with the second model instead of the transcript's.
         """
+        return self.start(encoded, prompt, beam_size=beam_size, hypotheses=hypotheses,
+                          max_new=max_new, repetition_penalty=repetition_penalty,
+                          reader=reader).result()
+
+    def start(self, encoded, prompt: list[int], *, beam_size: int, hypotheses: int,
+              max_new: int, repetition_penalty: float, reader: bool = False) -> PendingBeam:
+        """:meth:`generate` started on the model's own CTranslate2 threads; the caller goes on
+        and collects the beam with :meth:`PendingBeam.result`. The call-centre decoder's beam
+        is started this way beside the transcript's, so one decode uses both of a model's
+        replicas (``workers``) when the box has a core to spare.
+        """
         model = self.reader if reader else self.model
         # CTranslate2's Whisper generates at most max_length // 2 tokens (OpenAI's sample_len
         # of n_text_ctx // 2; measured: max_length 33 stopped a 28-token reading at 16)
         max_new = max(1, min(max_new, MAX_LENGTH // 2))
-        result = model.generate(
-            encoded, [prompt], beam_size=beam_size, num_hypotheses=min(hypotheses, beam_size),
+        pending = model.generate(
+            encoded, [prompt], asynchronous=True, beam_size=beam_size,
+            num_hypotheses=min(hypotheses, beam_size),
             length_penalty=1.0, repetition_penalty=repetition_penalty,
             max_length=2 * max_new, return_scores=True, return_no_speech_prob=True,
             suppress_blank=True, suppress_tokens=self._suppress,
             max_initial_timestamp_index=MAX_INITIAL_TIMESTAMP_INDEX)[0]
-        eot = self.tokenizer.eot
-        sequences = tuple(tuple(t for t in ids if t != eot) for ids in result.sequences_ids)
-        return Beam(sequences, tuple(float(s) for s in result.scores),
-                    float(result.no_speech_prob),
-                    capped=bool(sequences) and len(sequences[0]) >= max_new)
+        return PendingBeam(pending, self.tokenizer.eot, max_new, encoded)
 
     def text(self, tokens: tuple[int, ...] | list[int]) -> str:
         """The text of a token sequence (timestamps and specials dropped), decoded in one piece

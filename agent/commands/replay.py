@@ -36,6 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the other channel of stereo calls in the report: transcribed (text, "
                         "default), clips only (audio) or left out (off)")
     p.add_argument("--realtime", action="store_true", help="pace frames at 1x real time")
+    p.add_argument("--jobs", type=int, metavar="N",
+                   help="files replayed at once (default: one per ASR thread, --threads); "
+                        "each call's lines are printed when it is done, in the order given")
     p.add_argument("--channel", default="caller",
                    help="caller | agent | channel number (default caller)")
     p.add_argument("--caller-channel", type=int, default=1,
@@ -157,7 +160,54 @@ def _finish_recording(recorder, record: dict, error: str | None = None) -> None:
         recorder.finish(record, error)
 
 
+class _Stopped(Exception):
+    """The replay was interrupted while this call was on the line."""
+
+
+class _Lines:
+    """Where one call's lines go: printed at once when files are replayed one at a time,
+    else held until the call is done and printed in the order the files were given."""
+
+    def __init__(self, table, live: bool) -> None:
+        self.table = table
+        self.live = live
+        self.held: list[tuple[object, str]] = []
+
+    def say(self, text: str, stream=None) -> None:
+        stream = stream or self.table
+        if self.live:
+            print(text, file=stream, flush=True)
+        else:
+            self.held.append((stream, text))
+
+    def flush(self) -> None:
+        for stream, text in self.held:
+            print(text, file=stream, flush=True)
+        self.held.clear()
+
+
+@dataclass
+class _Done:
+    """One file's replay: its lines, and the call's record or why it failed."""
+
+    item: _Prepared
+    lines: _Lines
+    result: dict | None = None
+    error: str | None = None
+
+
+def _jobs(args: argparse.Namespace, files: int) -> int:
+    """Files replayed at once: ``--jobs``, or by default one per ASR thread (the decode
+    queue's slots; at most the number of files)."""
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, not {args.jobs}")
+    return max(1, min(files, args.jobs if args.jobs is not None else args.threads))
+
+
 def run(args: argparse.Namespace) -> int:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
     from tqdm import tqdm
 
     from tierline.agent.policy import RoutingPolicy
@@ -182,85 +232,107 @@ def run(args: argparse.Namespace) -> int:
     items = [_prepare(Path(p), explicit, args.debug) for p in args.audio]  # before models
     store = None if args.no_store else _open_store(args.db)  # a bad database: before models
     good = [i for i in items if i.error is None]
+    jobs = _jobs(args, len(good))
     models = Models(nlu=load_nlu(args), asr=load_asr(args)) if good else None
     out, close = open_out(args.json)
     table = sys.stderr if args.json == "-" else sys.stdout
     results: list[dict] = []
     failed = 0
-    recorder = None
+    stop = threading.Event()  # set when the replay is interrupted: workers end their calls
 
-    def fail(item: _Prepared, message: str) -> None:
-        nonlocal failed
-        failed += 1
-        result = {"call": item.call, "error": message}
-        results.append(result)
-        emit(out, result)
-        print(f"tierline: error: {item.path}: {message}", file=sys.stderr, flush=True)
+    def replay_one(item: _Prepared) -> _Done:
+        done = _Done(item, _Lines(table, live=jobs == 1))
+        info, customer = item.info, item.customer
+        call = {**item.call, "customer": customer.id or None,
+                "sample_rate": info.sample_rate, "channels": info.channels,
+                "realtime": args.realtime,
+                "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        expected = _expected_for(item.path)
+        if expected:
+            call["expected"] = expected
+        session = CallSession(models, customer, call, RoutingPolicy(
+            out_of_language_queue=args.out_of_language_queue))
+        recorder = _start_recording(store, session, customer, item.path)
+        done.lines.say(f"-- {item.path} ({info.duration_s:.1f} s, {info.sample_rate} Hz, "
+                       f"{info.channels} ch) initial tier {session.record.initial_tier.label}")
+        bar = tqdm(total=round(info.duration_s, 1), unit="s", file=sys.stderr,
+                   disable=None if info.duration_s > 30 and jobs == 1 else True, leave=False,
+                   desc=item.path.name)
 
-    try:
-        for item in items:
-            if item.error is not None:
-                fail(item, item.error)
-                continue
-            info, customer = item.info, item.customer
-            call = {**item.call, "customer": customer.id or None,
-                    "sample_rate": info.sample_rate, "channels": info.channels,
-                    "realtime": args.realtime,
-                    "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-            expected = _expected_for(item.path)
-            if expected:
-                call["expected"] = expected
-            session = CallSession(models, customer, call, RoutingPolicy(
-                out_of_language_queue=args.out_of_language_queue))
-            recorder = _start_recording(store, session, customer, item.path)
-            print(f"-- {item.path} ({info.duration_s:.1f} s, {info.sample_rate} Hz, "
-                  f"{info.channels} ch) initial tier {session.record.initial_tier.label}",
-                  file=table, flush=True)
-            bar = tqdm(total=round(info.duration_s, 1), unit="s", file=sys.stderr,
-                       disable=None if info.duration_s > 30 else True, leave=False,
-                       desc=item.path.name)
+        def progress(pos: float) -> None:
+            if stop.is_set():
+                raise _Stopped
+            bar.update(round(pos, 1) - bar.n)
 
-            def progress(pos: float, bar=bar) -> None:
-                bar.update(round(pos, 1) - bar.n)
+        def show(turn) -> None:
+            bar.clear()
+            done.lines.say(turn_line(turn))
+            if recorder is not None:
+                recorder.turn(turn, session.route)  # committed now: a crash keeps it
 
-            def show(turn, bar=bar, session=session, recorder=recorder) -> None:
-                bar.clear()
-                print(turn_line(turn), file=table, flush=True)
-                if recorder is not None:
-                    recorder.turn(turn, session.route)  # committed now: a crash keeps it
-
-            try:
-                record, error = replay_file(item.path, session, options, on_turn=show,
-                                            on_progress=progress)
-            except (TierlineError, OSError) as exc:
-                bar.close()
-                _finish_recording(recorder, session.record.to_dict(), one_line(exc))
-                if args.debug:
-                    raise
-                fail(item, one_line(exc))
-                continue
-            bar.close()
-            cut = _cut(info, record.call.get("duration_s", 0.0), error)
-            record.call.pop("error", None)
-            if cut:
-                record.call["cut"] = cut
-            result = record.to_dict()
-            _finish_recording(recorder, result)
-            results.append(result)
-            emit(out, result)
-            print(summary_line(item.path.name, result) + f" [call {call['id']}]", file=table,
-                  flush=True)
-            if cut:
-                print(f"tierline: warning: {item.path}: cut at {cut['at_s']:.1f} s of "
-                      f"{cut['claimed_s']:.1f} s ({cut['reason']}); the {len(record.turns)} "
-                      "turns before it are kept", file=sys.stderr, flush=True)
-            if problem := remember_call(call["id"], session.scorer, customer.id or None,
-                                        path=args.db, turns=len(record.turns)):
-                print(f"tierline: warning: {problem}", file=sys.stderr)  # for `feedback`
-    finally:
-        if recorder is not None and recorder.active:  # stopped mid-call: say so in the CRM
+        try:
+            record, error = replay_file(item.path, session, options, on_turn=show,
+                                        on_progress=progress)
+        except (TierlineError, OSError) as exc:
+            _finish_recording(recorder, session.record.to_dict(), one_line(exc))
+            if args.debug:
+                raise
+            done.error = one_line(exc)
+            return done
+        except BaseException:  # interrupted mid-call: say so in the CRM, keep its turns
             _finish_recording(recorder, session.record.to_dict(),
                               "the replay stopped before the end of the call")
+            raise
+        finally:
+            bar.close()
+        cut = _cut(info, record.call.get("duration_s", 0.0), error)
+        record.call.pop("error", None)
+        if cut:
+            record.call["cut"] = cut
+        done.result = record.to_dict()
+        _finish_recording(recorder, done.result)
+        done.lines.say(summary_line(item.path.name, done.result) + f" [call {call['id']}]")
+        if cut:
+            done.lines.say(f"tierline: warning: {item.path}: cut at {cut['at_s']:.1f} s of "
+                           f"{cut['claimed_s']:.1f} s ({cut['reason']}); the "
+                           f"{len(record.turns)} turns before it are kept", sys.stderr)
+        if problem := remember_call(call["id"], session.scorer, customer.id or None,
+                                    path=args.db, turns=len(record.turns)):
+            done.lines.say(f"tierline: warning: {problem}", sys.stderr)  # for `feedback`
+        return done
+
+    def report(done: _Done) -> None:
+        nonlocal failed
+        done.lines.flush()
+        if done.error is not None:
+            failed += 1
+            result = {"call": done.item.call, "error": done.error}
+            results.append(result)
+            emit(out, result)
+            print(f"tierline: error: {done.item.path}: {done.error}", file=sys.stderr,
+                  flush=True)
+            return
+        results.append(done.result)
+        emit(out, done.result)
+
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="replay") if jobs > 1 \
+        else None
+    try:
+        if pool is None:
+            for item in items:
+                report(replay_one(item) if item.error is None
+                       else _Done(item, _Lines(table, True), error=item.error))
+        else:
+            print(f"replaying {len(good)} files, {jobs} at a time", file=sys.stderr, flush=True)
+            pending = [(item, pool.submit(replay_one, item) if item.error is None else None)
+                       for item in items]
+            for item, future in pending:  # in the order given, each as soon as it is done
+                report(future.result() if future is not None
+                       else _Done(item, _Lines(table, True), error=item.error))
+    finally:
+        if pool is not None:
+            stop.set()  # an interrupt: the calls on the line end at their next frame
+            pool.shutdown(wait=True, cancel_futures=True)
         if close and out is not None:
             out.close()
         if args.report and results:

@@ -103,6 +103,11 @@ def test_every_file_of_a_batch_is_tried(tmp_path: Path):
     assert report.is_file()
 
 
+def test_jobs_must_be_positive():
+    proc = tierline("replay", str(SAMPLES / "low_refusal_continue.wav"), "--jobs", "0")
+    assert_bad_input(proc, "--jobs")
+
+
 @pytest.mark.whisper
 def test_a_batch_of_good_files_exits_0(tmp_path: Path):
     proc = tierline("replay", str(SAMPLES / "low_refusal_continue.wav"), "--json", "-")

@@ -102,3 +102,27 @@ def test_replay_reads_intents_from_whispers_beam(replayed: dict):
         assert 1 <= len(t["also_heard"]) <= 9 and t["text"] not in t["also_heard"]
         assert len(set(t["also_heard"])) == len(t["also_heard"])
     assert "also heard: " in replayed["report"]
+
+
+def test_files_replayed_at_once_decide_as_one_at_a_time(replayed: dict, tmp_path: Path):
+    """The default replays two files at once (one per decode slot); a call's turns, tier and
+    route are the same as when the files are replayed one at a time, and the lines come out
+    in the order the files were given."""
+    out = tmp_path / "one.jsonl"
+    proc = subprocess.run(
+        [sys.executable, "-m", "tierline.agent.cli", "replay", *map(str, CALLS[:4]),
+         "--jobs", "1", "--json", str(out), "--no-store"],
+        capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+
+    def decisions(result: dict) -> list:
+        return [(t["text"], t["intent"], t["tier"]["label"], t["dialect"])
+                for t in result["turns"]] + [result["final_tier"], result["route"]]
+
+    for line in out.read_text().splitlines():
+        alone = json.loads(line)
+        together = replayed["by_id"][Path(alone["call"]["audio"]).stem]
+        assert decisions(alone) == decisions(together)
+    headers = [line.split()[1] for line in replayed["stdout"].splitlines()
+               if line.startswith("-- ")]
+    assert headers == [str(path) for path in CALLS]

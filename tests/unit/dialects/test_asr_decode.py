@@ -71,6 +71,10 @@ class FakeRuntime:
         return Beam(seqs, tuple(-0.1 * (i + 1) for i in range(len(seqs))), 0.05,
                     capped=len(seqs[0]) >= max_new)
 
+    def start(self, encoded, prompt, **options):
+        """A beam started beside another: decoded when collected (decodes keep their order)."""
+        return SimpleNamespace(result=lambda: self.generate(encoded, prompt, **options))
+
     def text(self, tokens):
         return "".join(self.vocab[t] for t in tokens if t < EOT)
 
