@@ -107,7 +107,8 @@ def replay_file(
     """
     options = options or ReplayOptions()
     endpointer = make_endpointer(options.endpointing,
-                                 session.hear if session.asr is not None else None)
+                                 session.hear if session.asr is not None else None,
+                                 session.idle)
     prewarm()  # librosa/numba start-up must not land in the first turn's decision latency
     frames = iter_frames(path, channel=options.channel, caller_channel=options.caller_channel)
 

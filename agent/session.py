@@ -82,6 +82,11 @@ class CallSession:
             raise RuntimeError("this session has no ASR model")
         return self.asr.transcribe(audio).text
 
+    def idle(self) -> bool:
+        """Whether the call's recogniser would start a decode at once (the endpointer's
+        look-ahead asks before it speculates)."""
+        return self.asr is not None and self.asr.idle()
+
     def on_utterance(self, utt: Utterance, timing: TurnTiming | None = None,
                      asr_ms: float | None = None) -> TurnRecord | None:
         """Transcribe one utterance and decide on it.

@@ -25,11 +25,13 @@ Looking ahead in a pause (both need a ``partial`` transcriber, the call's memois
   arrive at about the pace of speech (a live call, or a real-time replay): offline, the
   hangover is a few microseconds away and speculating would only add decodes.
   At most one speculative decode per call runs at a time.
-* early close — from ``early_close_ms`` of silence, when the open turn's transcript plainly ends
-  a sentence (:func:`tierline.audio.turn_end.ends_turn`: not inside a number, not on a
-  conjunction or filler), the turn closes without waiting the full hangover. Offline the
-  transcript is decoded there and then (so a replay stays deterministic); live, the speculative
-  decode's result is read when it is ready.
+* early close — from ``early_close_ms`` of silence, when the end-of-turn model
+  (:mod:`tierline.audio.turn_end_model`: the words the transcript ends on, never inside a
+  number) says the turn is plainly over, it closes without waiting the full hangover. Offline
+  the transcript is decoded there and then (so a replay stays deterministic); live, the
+  speculative decode's result is read when it is ready.
+* longer hangover — at the hangover, a transcript the same model calls plainly unfinished
+  keeps the turn open up to ``unfinished_hangover_ms`` (a number: ``quantity_hangover_ms``).
 
 The utterance starts ``pre_roll_ms`` before the speech onset (the webrtcvad run that opened the
 candidate, or the detector's onset when the candidate had been running on noise) and ends at
@@ -52,7 +54,7 @@ from tierline.audio.detector import SpeechDetector
 from tierline.audio.errors import AudioError
 from tierline.audio.quantity import ends_inside_quantity
 from tierline.audio.records import FRAME_MS, Frame, Utterance
-from tierline.audio.turn_end import ends_turn
+from tierline.audio.turn_end_model import load_turn_end_model
 from tierline.audio.twostage import FrameVerdict, TwoStageVAD
 from tierline.audio.vad import TRAILING_KEEP_MS, Endpointer, EndpointerConfig
 
@@ -76,8 +78,12 @@ class ConfirmConfig:
         speculate_ms: Silence after which the would-be utterance is decoded in the
             background (0: never).
         early_close_ms: Silence after which a turn whose transcript plainly ends a sentence
-            is closed (0: never, the default: measured, it cuts off more callers pausing
-            mid-sentence than it saves waits; see :mod:`tierline.audio.turn_end`).
+            is closed (0: never). "Plainly" is the end-of-turn model's call
+            (:mod:`tierline.audio.turn_end_model`). Measured on real pauses
+            (benchmarks/bench_turn_end.py, docs/results.md): with the longer hangover below,
+            28 % of turns close early and callers pausing mid-sentence are cut half as often.
+        unfinished_hangover_ms: Hangover when the transcript at the hangover plainly stops
+            mid-sentence, by the same model (0: the plain hangover).
         paced_ratio: Speculation needs the pause to have taken at least this fraction of its
             length in wall time (frames arriving at about real time).
     """
@@ -90,7 +96,8 @@ class ConfirmConfig:
     onset_lag_ms: int = 80
     quantity_hangover_ms: int = 1500
     speculate_ms: int = 200
-    early_close_ms: int = 0
+    early_close_ms: int = 300
+    unfinished_hangover_ms: int = 1000
     paced_ratio: float = 0.5
 
     def __post_init__(self) -> None:
@@ -108,7 +115,7 @@ class ConfirmConfig:
             raise AudioError(
                 f"quantity_hangover_ms must be >= {FRAME_MS}, not {self.quantity_hangover_ms}"
             )
-        for name in ("speculate_ms", "early_close_ms"):
+        for name in ("speculate_ms", "early_close_ms", "unfinished_hangover_ms"):
             if getattr(self, name) < 0:
                 raise AudioError(f"{name} must be >= 0 (0: off), not {getattr(self, name)}")
         if self.paced_ratio < 0:
@@ -139,6 +146,9 @@ class TwoStageEndpointer:
             feeds the early close. Transports with streaming ASR call :meth:`hint_partial`
             instead.
         clock: Wall clock (seconds) that tells whether frames arrive at speech pace.
+        idle: Whether a decode would start at once (the recogniser has a free slot); the
+            speculative decode waits for it, so a full box spends its CPU on closed turns.
+            None: always.
     """
 
     def __init__(
@@ -148,12 +158,14 @@ class TwoStageEndpointer:
         detector: SpeechDetector | None = None,
         partial: PartialTranscriber | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        idle: Callable[[], bool] | None = None,
     ) -> None:
         self.config = config or EndpointerConfig()
         self.confirm = confirm or ConfirmConfig()
         self.vad = TwoStageVAD(self.config.aggressiveness, detector)
         self.partial = partial
         self.clock = clock
+        self.idle = idle
         self.speculated = 0  # speculative decodes started (for tests and benchmarks)
         self._running: Future[str | None] | None = None  # the call's speculative decode
         c, k = self.config, self.confirm
@@ -163,6 +175,11 @@ class TwoStageEndpointer:
         self._pre_roll = math.ceil(c.pre_roll_ms / FRAME_MS)
         self._hangover = _frames(c.hangover_ms)
         self._q_hangover = max(self._hangover, _frames(k.quantity_hangover_ms))
+        self._u_hangover = (max(self._hangover, _frames(k.unfinished_hangover_ms))
+                            if k.unfinished_hangover_ms else self._hangover)
+        self.turn_end = (load_turn_end_model()
+                         if k.early_close_ms or k.unfinished_hangover_ms else None)
+        """The end-of-turn model the early close and the longer hangover ask."""
         self._min_speech = math.ceil(c.min_speech_ms / FRAME_MS)
         self._max_frames = max(1, round(c.max_utterance_s * 1000 / FRAME_MS))
         self._confirm = _frames(k.confirm_ms)
@@ -189,7 +206,7 @@ class TwoStageEndpointer:
         self._silence = 0  # trailing non-speech frames in the open turn
         self._last_speech = -1  # index in _turn of the last speech frame
         self._extended = False  # quantity rule already consulted for this pause
-        self._quantity_open = False  # ... and it said the caller is inside a number
+        self._hold = 0  # ... and the hangover it set for this pause (frames)
         self._hint: str | None = None
         self._new_pause(0.0)
         self._last: FrameVerdict | None = None
@@ -366,7 +383,8 @@ class TwoStageEndpointer:
         if len(self._turn) - 1 - self._last_speech < self._keep_trailing:
             return False  # the audio the utterance would carry is not all here yet
         if (self._spec is None and self._spec_frames and self.partial is not None
-                and self._silence >= self._spec_frames and self._paced(now)):
+                and self._silence >= self._spec_frames and self._paced(now)
+                and (self.idle is None or self.idle())):
             self._speculate()
         if self._early_done or not self._early_frames or self._silence < self._early_frames:
             return False
@@ -381,7 +399,7 @@ class TwoStageEndpointer:
         else:
             text = self._hint
         self._early_done = True
-        return ends_turn(text)
+        return self.turn_end is not None and self.turn_end.finished(text)
 
     def _paced(self, now: float) -> bool:
         """Whether this pause is arriving at about the pace of speech."""
@@ -420,16 +438,19 @@ class TwoStageEndpointer:
         return self._audio(self._kept(self._turn, self._last_speech))
 
     def _keep_waiting(self) -> bool:
-        """At the hangover: does the partial transcript end inside a number?"""
-        if self._silence >= self._q_hangover:
-            return False
+        """At the hangover: does the partial transcript end inside a number (wait up to
+        ``quantity_hangover_ms``) or plainly mid-sentence (``unfinished_hangover_ms``)?"""
         if not self._extended:
             self._extended = True
             text = self._hint
             if self.partial is not None:
                 text = self._transcribe_open()
-            self._quantity_open = ends_inside_quantity(text)
-        return self._quantity_open
+            self._hold = self._hangover
+            if ends_inside_quantity(text):
+                self._hold = self._q_hangover
+            elif self.turn_end is not None and self.turn_end.unfinished(text):
+                self._hold = self._u_hangover
+        return self._silence < self._hold
 
     # ------------------------------------------------------------------ output
 
@@ -500,16 +521,19 @@ class EndpointingConfig:
 
 
 def make_endpointer(config: EndpointingConfig | None = None,
-                    partial: PartialTranscriber | None = None) -> Endpointer | TwoStageEndpointer:
+                    partial: PartialTranscriber | None = None,
+                    idle: Callable[[], bool] | None = None) -> Endpointer | TwoStageEndpointer:
     """A fresh endpointer for one call.
 
     Args:
         config: How turns are cut (default settings when None).
         partial: Transcribes the open turn, for quantity-aware endpointing (ignored when
             ``config.quantity_aware`` is off or the endpointer is webrtcvad alone).
+        idle: Whether the recogniser has a free decode slot (the speculative decode waits
+            for one); None: always.
     """
     config = config or EndpointingConfig()
     if not config.two_stage:
         return Endpointer(config.endpointer)
     return TwoStageEndpointer(config.endpointer, config.confirm,
-                              partial=partial if config.quantity_aware else None)
+                              partial=partial if config.quantity_aware else None, idle=idle)

@@ -33,6 +33,12 @@ _GOES_ON = re.compile(
 _FILLER_ONLY = re.compile(r"^(?:[嗯呃额啊唔哎哦喔]+)$")
 
 
+def goes_on(text: str | None) -> bool:
+    """True when ``text`` stops on a conjunction, filler or word a sentence cannot end on."""
+    bare = _TRAILING.sub("", (text or "").strip())
+    return bool(bare) and bool(_FILLER_ONLY.match(bare) or _GOES_ON.search(bare))
+
+
 def ends_turn(text: str | None) -> bool:
     """True when ``text`` plainly ends the caller's turn.
 

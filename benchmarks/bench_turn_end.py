@@ -109,15 +109,17 @@ def frames(audio: np.ndarray) -> list[Frame]:
     return [Frame(pcm[i : i + 320], i / RATE) for i in range(0, len(pcm), 320)]
 
 
-def endpointer(memo: MemoASR, speculate_ms: int, early_ms: int) -> TwoStageEndpointer:
+def endpointer(memo: MemoASR, speculate_ms: int, early_ms: int,
+               hold_ms: int = 0) -> TwoStageEndpointer:
     return TwoStageEndpointer(EndpointerConfig(),
-                              ConfirmConfig(speculate_ms=speculate_ms, early_close_ms=early_ms),
+                              ConfirmConfig(speculate_ms=speculate_ms, early_close_ms=early_ms,
+                                            unfinished_hangover_ms=hold_ms),
                               partial=lambda audio: memo.transcribe(audio).text)
 
 
-def cutoffs(turn: Turn, memo: MemoASR, early_ms: int) -> dict:
+def cutoffs(turn: Turn, memo: MemoASR, early_ms: int, hold_ms: int = 0) -> dict:
     """Offline: was the turn split at its inner pause? The endpointer's wait at the real end."""
-    ep = endpointer(memo, 0, early_ms)
+    ep = endpointer(memo, 0, early_ms, hold_ms)
     utts = [u for f in frames(turn.audio) for u in ep.push(f)] + ep.flush()
     for u in utts:
         memo.transcribe(u.audio)  # as the session does (a memo hit)
@@ -127,10 +129,11 @@ def cutoffs(turn: Turn, memo: MemoASR, early_ms: int) -> dict:
     return {"cut": cut, "utterances": len(utts), "end_wait_ms": wait}
 
 
-def latency(turn: Turn, asr, speculate_ms: int, early_ms: int, paced_s: float) -> dict | None:
+def latency(turn: Turn, asr, speculate_ms: int, early_ms: int, paced_s: float,
+            hold_ms: int = 0) -> dict | None:
     """Paced tail: last voiced frame -> the final transcript in hand, in wall time."""
     memo = MemoASR(asr)
-    ep = endpointer(memo, speculate_ms, early_ms)
+    ep = endpointer(memo, speculate_ms, early_ms, hold_ms)
     clock = FrameClock()
     pace_from = max(0.0, turn.speech_end_s - paced_s)
     t0 = None
@@ -193,6 +196,8 @@ def main() -> int:
     parser.add_argument("--pairs", type=int, default=30, help="clip pairs (30: all 60 clips)")
     parser.add_argument("--pauses", default="300,450,600,750,900", help="inner pauses, ms")
     parser.add_argument("--early-ms", type=int, default=300, help="early close after this")
+    parser.add_argument("--hold-ms", type=int, default=1000,
+                        help="hangover of a turn the end-of-turn model calls unfinished")
     parser.add_argument("--speculate-ms", type=int, default=200)
     parser.add_argument("--latency-turns", type=int, default=30,
                         help="turns (450 ms inner pause, sentences) paced for (b)")
@@ -215,43 +220,52 @@ def main() -> int:
     asr.transcribe(turns[0].audio[: RATE * 2])  # warm-up
 
     # (a) cut-offs, offline
+    settings = {"600 ms": (0, 0), "early": (args.early_ms, 0),
+                "early+hold": (args.early_ms, args.hold_ms)}
     rows: dict[tuple[str, int], dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for turn in turns:
-        memo = MemoASR(asr)  # one per stream, shared by off and on (the same audio, decoded once)
-        for label, early in (("off", 0), ("on", args.early_ms)):
-            r = cutoffs(turn, memo, early)
-            rows[(turn.kind, turn.pause_ms)][f"cut_{label}"].append(r["cut"])
+        memo = MemoASR(asr)  # one per stream, shared by the settings (same audio, decoded once)
+        for label, (early, hold) in settings.items():
+            r = cutoffs(turn, memo, early, hold)
+            rows[(turn.kind, turn.pause_ms)][f"cut {label}"].append(r["cut"])
             if r["end_wait_ms"] is not None:
-                rows[(turn.kind, turn.pause_ms)][f"wait_{label}"].append(r["end_wait_ms"])
-    print(f"\n(a) turns split at the inner pause, early close off (600 ms hangover) / on "
-          f"(from {args.early_ms} ms); {args.pairs} clip pairs, offline")
-    print(f"{'kind':<10} {'pause':>6} {'n':>4} {'cut off':>8} {'cut on':>8} "
-          f"{'end wait off':>13} {'end wait on':>12} {'early at end':>13}  (waits: mean)")
+                rows[(turn.kind, turn.pause_ms)][f"wait {label}"].append(r["end_wait_ms"])
+    print(f"\n(a) turns split at the inner pause and the wait at the real end (mean), per "
+          f"setting: 600 ms hangover; early close from {args.early_ms} ms; early close + "
+          f"{args.hold_ms} ms hangover when unfinished; {args.pairs} clip pairs, offline")
+    print(f"{'kind':<10} {'pause':>6} {'n':>4} " + " ".join(
+        f"{'cut ' + k:>15} {'wait ' + k:>16}" for k in settings))
     table_a = []
     for (kind, pause), r in sorted(rows.items()):
-        n = len(r["cut_off"])
-        early_end = sum(w < 550 for w in r["wait_on"]) / max(1, len(r["wait_on"]))
-        row = {"kind": kind, "pause_ms": pause, "n": n,
-               "cut_off": sum(r["cut_off"]) / n, "cut_on": sum(r["cut_on"]) / n,
-               "end_wait_off_ms": statistics.mean(r["wait_off"]) if r["wait_off"] else None,
-               "end_wait_on_ms": statistics.mean(r["wait_on"]) if r["wait_on"] else None,
-               "early_at_end": early_end}
+        n = len(r["cut 600 ms"])
+        row = {"kind": kind, "pause_ms": pause, "n": n}
+        for k in settings:
+            row[f"cut {k}"] = sum(r[f"cut {k}"]) / n
+            row[f"wait {k} ms"] = statistics.mean(r[f"wait {k}"]) if r[f"wait {k}"] else None
+            row[f"closed early at end {k}"] = (sum(w < 550 for w in r[f"wait {k}"])
+                                               / max(1, len(r[f"wait {k}"])))
         table_a.append(row)
-        print(f"{kind:<10} {pause:>6} {n:>4} {row['cut_off']:>8.0%} {row['cut_on']:>8.0%} "
-              f"{row['end_wait_off_ms'] or 0:>10.0f} ms {row['end_wait_on_ms'] or 0:>9.0f} ms "
-              f"{early_end:>13.0%}", flush=True)
+        print(f"{kind:<10} {pause:>6} {n:>4} " + " ".join(
+            f"{row['cut ' + k]:>15.0%} {row['wait ' + k + ' ms'] or 0:>13.0f} ms"
+            for k in settings), flush=True)
+    for k in settings:
+        waits = [w for key, r in rows.items() for w in r[f"wait {k}"]]
+        print(f"  {k}: wait at the real end, all turns: median {statistics.median(waits):.0f} "
+              f"ms, p95 {percentile(waits, 95):.0f} ms, closed before 550 ms "
+              f"{sum(w < 550 for w in waits) / len(waits):.0%}")
 
     # (b) latency, paced, conditions interleaved turn by turn
-    conditions = {"speculate off": (0, 0), "speculate on": (args.speculate_ms, 0),
-                  "speculate + early close": (args.speculate_ms, args.early_ms)}
+    conditions = {"speculate off": (0, 0, 0), "speculate on": (args.speculate_ms, 0, 0),
+                  "speculate + early close": (args.speculate_ms, args.early_ms, 0),
+                  "speculate + early + hold": (args.speculate_ms, args.early_ms, args.hold_ms)}
     paced = [t for t in turns if t.kind == "sentences" and t.pause_ms == 450]
     if not paced:
         paced = [t for t in turns if t.kind == "sentences"]
     paced = paced[: args.latency_turns]
     results: dict[str, list[dict]] = defaultdict(list)
     for turn in paced:
-        for name, (spec, early) in conditions.items():
-            r = latency(turn, asr, spec, early, args.paced_s)
+        for name, (spec, early, hold) in conditions.items():
+            r = latency(turn, asr, spec, early, args.paced_s, hold)
             if r is not None:
                 results[name].append(r)
     print(f"\n(b) caller's last voiced frame -> final transcript ready, paced at 1x over the "

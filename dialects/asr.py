@@ -169,6 +169,11 @@ class ASR:
         (a transport answers SIP 503 or reports full load); False when it has no queue."""
         return False
 
+    def idle(self) -> bool:
+        """Whether a decode asked now would start at once (a free decode slot): a call's
+        look-ahead decodes only then, so a full box spends its CPU on closed turns."""
+        return True
+
     def for_call(self, call_id: str = "") -> ASR:
         """The recogniser one call uses. A recogniser that keeps per-call state (the caller's
         dialect so far) returns a fresh one; a stateless recogniser returns itself."""
@@ -348,6 +353,10 @@ class WhisperASR(ASR):
 
     def busy(self) -> bool:
         return self.queue.full()
+
+    def idle(self) -> bool:
+        stats = self.queue.stats()
+        return stats.running + stats.waiting < stats.workers
 
     def _clean(self, text: str) -> str:
         """Simplified characters, loops collapsed, punctuation-only text emptied."""

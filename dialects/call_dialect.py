@@ -107,6 +107,9 @@ class DialectRecognisers(ASR):
     def busy(self) -> bool:
         return self.base.busy()
 
+    def idle(self) -> bool:
+        return self.base.idle()
+
     def _transcribe_impl(self, audio: np.ndarray, partial: bool = False) -> Transcript:
         return self.base.transcribe(audio, partial)
 
@@ -160,6 +163,9 @@ class DialectAwareASR(ASR):
 
     def busy(self) -> bool:
         return self.shared.busy()
+
+    def idle(self) -> bool:
+        return self.shared.idle()
 
     def _transcribe_impl(self, audio: np.ndarray, partial: bool = False) -> Transcript:
         entry = self.models.resolve(self.dialect.label if self.dialect.known else None)

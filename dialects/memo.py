@@ -66,6 +66,9 @@ class MemoASR(ASR):
     def busy(self) -> bool:
         return self.inner.busy()
 
+    def idle(self) -> bool:
+        return self.inner.idle()
+
     def _transcribe_impl(self, audio: np.ndarray, partial: bool = False) -> Transcript:
         key = audio_key(audio)
         with self._lock:

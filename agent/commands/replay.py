@@ -160,8 +160,8 @@ def _finish_recording(recorder, record: dict, error: str | None = None) -> None:
         recorder.finish(record, error)
 
 
-class _Stopped(Exception):
-    """The replay was interrupted while this call was on the line."""
+class _Stopped(KeyboardInterrupt):
+    """The interrupt, as it reaches a call replayed on a worker thread."""
 
 
 class _Lines:

@@ -21,6 +21,8 @@ TRAINERS: dict[str, tuple[str, str]] = {
             "a dialect's adapter from a folder of recordings"),
     "dialect-id": ("tierline.dialects.training.train_dialect_id",
                    "dialect identifier on Whisper encoder states (ONNX)"),
+    "turn-end": ("tierline.audio.training.turn_end",
+                 "end-of-turn model of the endpointer (words a turn ends on; JSON)"),
     "asr-window": ("tierline.dialects.training.train_window",
                    "short-window encoder of Whisper base, distilled from its 30 s window "
                    "(experimental, not shipped: docs/results.md)"),

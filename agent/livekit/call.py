@@ -56,7 +56,7 @@ def call_recogniser(call: CallSession) -> MemoASR:
 def endpointer_factory(endpointer: EndpointerConfig, call: CallSession) -> Callable[[], Any]:
     """Endpointers that cut exactly as `tierline replay` cuts (two-stage, quantity-aware)."""
     config = EndpointingConfig(endpointer=endpointer)
-    return lambda: make_endpointer(config, call.hear)
+    return lambda: make_endpointer(config, call.hear, call.idle)
 
 
 def make_session(call: CallSession, config: LiveKitConfig, ledger: CallLedger,

@@ -111,7 +111,8 @@ class CallPipeline:
     # ------------------------------------------------------------------ the thread
     def _run(self) -> None:
         hear = self.session.hear if self.session.asr is not None else None
-        ctl = BargeInController(endpointer=make_endpointer(self.endpointing, hear))
+        ctl = BargeInController(endpointer=make_endpointer(self.endpointing, hear,
+                                                           self.session.idle))
         assembler = FrameAssembler()
         clock = FrameClock()  # dates each turn by its last voiced frame, as replay does
         while True:

@@ -169,9 +169,9 @@ def test_off_the_600_ms_path_is_unchanged():
 @pytest.mark.parametrize("paced", [False, True])
 def test_early_close_on_a_finished_sentence(paced):
     clock = PacedClock() if paced else None
-    memo = MemoASR(SlowASR(clock, text="我想问一下价格。"))
+    memo = MemoASR(SlowASR(clock, text="你们的价格是多少啊"))
     _, utts, _ = run(*two_bursts(0.45), memo, clock, early_close_ms=300)
-    assert len(utts) == 2  # a 450 ms pause after a finished sentence ends the turn
+    assert len(utts) == 2  # a 450 ms pause after a finished question ends the turn
     assert utts[0].detected_at_s - utts[0].end_s < 0.5
 
 
@@ -196,8 +196,59 @@ def test_early_close_from_a_streaming_hint():
     assert len(out + ep.flush()) == 2
 
 
+@pytest.mark.parametrize("paced", [False, True])
+@pytest.mark.parametrize("text", ["我想问一下你们那个", "因为我们公司的", "如果价格合适的话"])
+def test_a_plainly_unfinished_turn_is_held_past_the_hangover(paced, text):
+    """A 700 ms pause after words a sentence does not end on: one turn with the longer
+    hangover, two without it."""
+    for hold_ms, turns in ((0, 2), (1000, 1)):
+        clock = PacedClock() if paced else None
+        memo = MemoASR(SlowASR(clock, text=text))
+        _, utts, _ = run(*two_bursts(0.7), memo, clock, unfinished_hangover_ms=hold_ms)
+        assert len(utts) == turns, (hold_ms, text)
+
+
+@pytest.mark.parametrize("text", ["那就先这样吧", "你们几点下班啊"])
+def test_a_finished_turn_is_not_held(text):
+    for early_ms in (0, 300):
+        memo = MemoASR(SlowASR(text=text))
+        _, utts, _ = run(*two_bursts(0.7), memo, early_close_ms=early_ms,
+                         unfinished_hangover_ms=1000)
+        assert len(utts) == 2
+        waited = utts[0].detected_at_s - utts[0].end_s
+        assert waited == pytest.approx(0.6, abs=0.05) if not early_ms else waited < 0.65
+
+
+def test_the_longer_hangover_still_ends_the_turn():
+    memo = MemoASR(SlowASR(text="因为我们公司的"))
+    _, (utt,), _ = run(*one_burst(), memo, unfinished_hangover_ms=1000)
+    assert utt.detected_at_s - utt.end_s == pytest.approx(1.0, abs=0.05)
+
+
 @pytest.mark.parametrize("kwargs", [{"speculate_ms": -1}, {"early_close_ms": -20},
-                                    {"paced_ratio": -0.5}])
+                                    {"unfinished_hangover_ms": -1}, {"paced_ratio": -0.5}])
 def test_look_ahead_settings_are_checked(kwargs):
     with pytest.raises(AudioError):
         ConfirmConfig(**kwargs)
+
+
+def test_no_speculation_while_the_recogniser_has_no_free_slot():
+    """A busy box spends its decodes on closed turns: the look-ahead waits for a free slot
+    and starts as soon as one is free (here 400 ms into the pause)."""
+    for free_from_s, speculated in ((None, 0), (0.5 + 0.8 + 0.4, 1)):
+        clock = PacedClock()
+        inner = SlowASR(clock)
+        memo = MemoASR(inner)
+        ep = TwoStageEndpointer(EndpointerConfig(), ConfirmConfig(), one_burst()[1],
+                                partial=lambda a, memo=memo: memo.transcribe(a).text,
+                                clock=clock, idle=lambda clock=clock, at=free_from_s:
+                                at is not None and clock.t >= at)
+        utts = []
+        for f in to_frames(one_burst()[0]):
+            clock.t = f.end_s
+            utts += ep.push(f)
+            if ep.speculation is not None:
+                wait([ep.speculation])
+        assert ep.speculated == speculated and len(utts) == 1
+        if speculated:
+            assert inner.runs[0][0] == pytest.approx(free_from_s, abs=0.021)
