@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from timing import percentile
 
 from tierline.audio.io import load_audio, telephone_round_trip
 from tierline.dialects.asr import TODAY, AsrConfig, WhisperASR
@@ -35,12 +36,6 @@ from tierline.dialects.normalize import edit_distance, normalize_text
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 PRESETS = {"today": TODAY, "dynamic": AsrConfig()}
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
 def parse_config(spec: str) -> tuple[str, AsrConfig, Path | None]:

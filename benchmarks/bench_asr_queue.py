@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from timing import percentile
 
 from tierline.audio.io import load_audio, telephone_round_trip
 from tierline.dialects.asr import TODAY, AsrConfig, WhisperASR
@@ -39,11 +40,6 @@ SETTINGS = {
     "dynamic-lock": AsrConfig(workers=1, cpu_threads=2),
     "dynamic-parallel": AsrConfig(workers=2, cpu_threads=2),
 }
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
 def run_setting(asr: WhisperASR, turns: list[np.ndarray], calls: int,

@@ -24,6 +24,8 @@ import time
 import uuid
 from pathlib import Path
 
+from timing import percentile
+
 from tierline.agent.session import CallSession, Models
 from tierline.crm.store import CallStore
 from tierline.nlu.pipeline import Nlu
@@ -31,11 +33,6 @@ from tierline.segmentation.features import CustomerProfile
 
 ROOT = Path(__file__).resolve().parents[1]
 DIALOGS = ROOT / "samples" / "tier" / "train_dialogs.csv"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def decided_calls(n: int) -> list[CallSession]:

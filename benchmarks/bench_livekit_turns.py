@@ -17,7 +17,7 @@ import statistics
 import sys
 from pathlib import Path
 
-import numpy as np
+from timing import percentile as pct
 
 from tierline.agent.livekit.call import run_file_call
 from tierline.agent.livekit.config import parse_config
@@ -26,10 +26,6 @@ from tierline.agent.session import CallSession, Models
 from tierline.dialects.asr import load_whisper
 from tierline.nlu.pipeline import Nlu
 from tierline.segmentation.features import CustomerProfile, load_customer
-
-
-def pct(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else float("nan")
 
 
 def main() -> int:

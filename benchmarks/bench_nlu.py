@@ -16,19 +16,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 
+from timing import median, percentile
+
 
 def _stats(ms: list[float]) -> dict[str, float]:
-    s = sorted(ms)
-
-    def pct(p: float) -> float:
-        return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
-
-    return {"n": len(s), "median_ms": round(statistics.median(s), 3), "p95_ms": round(pct(95), 3),
-            "p99_ms": round(pct(99), 3), "max_ms": round(s[-1], 3)}
+    return {"n": len(ms), "median_ms": round(median(ms), 3),
+            "p95_ms": round(percentile(ms, 95), 3), "p99_ms": round(percentile(ms, 99), 3),
+            "max_ms": round(max(ms), 3)}
 
 
 def main() -> int:

@@ -21,11 +21,12 @@ import argparse
 import dataclasses
 import json
 import platform
-import statistics
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from timing import summary as summarise
 
 from tierline.agent.policy import RoutingPolicy
 from tierline.agent.replay import replay_file
@@ -37,17 +38,6 @@ from tierline.nlu.pipeline import Nlu
 from tierline.segmentation.features import CustomerProfile, load_customer
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "calls"
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
-
-
-def summarise(values: list[float]) -> dict[str, float]:
-    return {"median": round(statistics.median(values), 1), "p95": round(percentile(values, 95), 1),
-            "n": len(values)}
 
 
 def main() -> int:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))  # the sipp scenario builders of the interop tests
 
 from sip_harness import answered, hang_up, invite, pause, rtp_stream, scenario, send  # noqa: E402
+from timing import median as med  # noqa: E402
+from timing import percentile  # noqa: E402
 
 from tierline.audio.g711 import ulaw_decode, ulaw_encode  # noqa: E402
 
@@ -169,10 +170,7 @@ def run_level(n: int, calls: list[dict], endpoint, folder: Path) -> dict:
                                                   lat["tier"], strict=True)]
 
     def p95(xs):
-        return float(np.percentile(xs, 95)) if xs else float("nan")
-
-    def med(xs):
-        return statistics.median(xs) if xs else float("nan")
+        return percentile(xs, 95)
 
     return {"calls": n, "all_expected": all(ok), "calls_ok": sum(ok), "sipp_exit": codes,
             "turns": len(turns), "p95_decision_ms": p95(lat["decision"]),

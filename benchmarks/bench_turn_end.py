@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from timing import percentile
 
 from tierline.audio.endpointer import ConfirmConfig, TwoStageEndpointer
 from tierline.audio.io import load_audio
@@ -67,11 +68,6 @@ class Turn:
     first_end_s: float
     second_start_s: float
     speech_end_s: float
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
 def trim(audio: np.ndarray) -> np.ndarray:

@@ -20,10 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-
-def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q))
+from timing import percentile
 
 
 def barge_in(clips: list, coughs: int = 100, seed: int = 5) -> dict:
