@@ -70,6 +70,7 @@ def decode_slots_dir() -> Path:
 
 
 def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists (another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
