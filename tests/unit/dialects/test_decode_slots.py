@@ -15,7 +15,7 @@ from tierline.dialects.decode_slots import BoxLoad, BoxSlots, box_load
 from tierline.dialects.inference_queue import InferenceQueue
 
 CTX = mp.get_context("fork")
-HOLD_S = 0.03
+HOLD_S = 0.05
 
 
 def _enter(now, most, lock) -> None:
@@ -29,8 +29,9 @@ def _leave(now, lock) -> None:
         now.value -= 1
 
 
-def _decode_in_slots(directory, slots, rounds, now, most, lock) -> None:
+def _decode_in_slots(directory, slots, rounds, now, most, lock, start) -> None:
     box = BoxSlots(directory, slots)
+    start.wait()
     for _ in range(rounds):
         with box.acquire():
             _enter(now, most, lock)
@@ -38,8 +39,9 @@ def _decode_in_slots(directory, slots, rounds, now, most, lock) -> None:
             _leave(now, lock)
 
 
-def _decode_in_queue(directory, slots, jobs, now, most, lock) -> None:
+def _decode_in_queue(directory, slots, jobs, now, most, lock, start) -> None:
     queue = InferenceQueue(workers=2, slots=BoxSlots(directory, slots) if directory else None)
+    start.wait()
 
     def decode() -> None:
         _enter(now, most, lock)
@@ -64,7 +66,9 @@ def _publish_and_wait(directory, running, waiting, published) -> None:
 
 
 def _run(target, *args, count: int) -> None:
-    procs = [CTX.Process(target=target, args=args) for _ in range(count)]
+    """``count`` processes of ``target(*args, start)``, started together."""
+    start = CTX.Barrier(count, timeout=30)
+    procs = [CTX.Process(target=target, args=(*args, start)) for _ in range(count)]
     for p in procs:
         p.start()
     for p in procs:
