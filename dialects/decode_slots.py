@@ -97,6 +97,14 @@ class BoxSlots:
         """A slot, waiting as long as the box is full."""
         return self._take(self._wait_for_one)
 
+    def free(self) -> bool:
+        """Whether a slot is free now (taken and let go at once)."""
+        slot = self.try_acquire()
+        if slot is None:
+            return False
+        slot.release()
+        return True
+
     def _take(self, lock: Callable[[list[int]], int | None]) -> Slot | None:
         """Open the slot files (each open a lock of its own, even within this process), lock
         one with ``lock`` and keep only that one open."""

@@ -118,6 +118,14 @@ class InferenceQueue:
         with self._cond:
             return len(self._jobs) >= self.max_waiting
 
+    def idle(self) -> bool:
+        """Whether a decode submitted now would start at once: a worker of this queue is free
+        and, with box slots, so is a slot of the box (other processes may hold them all)."""
+        with self._cond:
+            if self._running + len(self._jobs) >= self.workers:
+                return False
+        return self.slots is None or self.slots.free()
+
     def stats(self) -> QueueStats:
         with self._cond:
             return QueueStats(self.workers, self._running, len(self._jobs), self._done)

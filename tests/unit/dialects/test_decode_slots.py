@@ -172,6 +172,17 @@ def test_a_queue_publishes_its_load_and_serves_finals_first_after_the_box_wait(t
     assert box_load(tmp_path) == BoxLoad(1, 0, 0)
 
 
+def test_a_queue_is_idle_only_while_the_box_has_a_free_slot(tmp_path):
+    queue = InferenceQueue(workers=2, slots=BoxSlots(tmp_path, 1))
+    assert queue.idle()
+    outside = BoxSlots(tmp_path, 1).try_acquire()  # the box's only slot, held by a neighbour
+    assert outside is not None
+    assert not queue.idle()  # this process's workers are free, the box is not
+    outside.release()
+    assert queue.idle()
+    assert InferenceQueue(workers=1).idle()
+
+
 def test_at_least_one_slot():
     with pytest.raises(ValueError):
         BoxSlots("/nonexistent-never-created", 0)
