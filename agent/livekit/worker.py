@@ -4,7 +4,10 @@ Models load once per job process in :func:`setup_process` (livekit's setup/prewa
 :func:`entrypoint` runs one call: a live SIP caller in a LiveKit room, or — for
 `tierline worker offline` — a recording fed through a file input inside a simulated job of the
 real process pool (``AgentServer.run(devmode=True, unregistered=True)`` + ``simulate_job``).
-The load reported to LiveKit is the larger of CPU use and active calls / ``max_calls``.
+Every job process is a call of its own, with its own inference queue; the queues share the
+worker's decode budget (:mod:`tierline.dialects.decode_slots`), so the box runs no more decodes
+at once than it has ASR threads, however many calls it holds. The load reported to LiveKit
+(:func:`make_load_fnc`) counts calls, CPU and the decodes waiting for that budget.
 """
 
 from __future__ import annotations
@@ -40,21 +43,60 @@ ENV_ASR_READINGS = "TIERLINE_ASR_READINGS"
 ``TIERLINE_ASR_MODEL`` is unset too (:func:`tierline.dialects.models.resolve_readings_model`)."""
 ENV_DIALECT = "TIERLINE_DIALECT_ID"
 """``0`` turns dialect identification off (default on with the bundled Whisper base)."""
+ENV_DECODE_SLOTS = "TIERLINE_DECODE_SLOTS"
+"""The worker's decode-slot directory, set by :func:`build_server` for its job processes."""
+
+
+def _asr_config():
+    """The job processes' decoding settings (``TIERLINE_ASR_THREADS`` CPU threads)."""
+    from tierline.dialects.asr import AsrConfig
+
+    return AsrConfig(cpu_threads=int(os.environ.get(ENV_ASR_THREADS, "2")))
+
+
+def decode_slots_dir() -> Path:
+    """This worker's decode-slot directory, ``$TIERLINE_HOME/run/decode-<worker pid>``; the
+    directories of workers no longer running are removed."""
+    import shutil
+
+    from tierline.dialects.models import tierline_home
+
+    run = tierline_home() / "run"
+    for old in run.glob("decode-*"):
+        pid = old.name.removeprefix("decode-")
+        if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    return run / f"decode-{os.getpid()}"
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists (another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def setup_process(proc: JobProcess) -> None:
     """Load the models and configuration once per job process."""
     from tierline.agent.livekit.tts import pinyin_of
-    from tierline.dialects.asr import AsrConfig, WhisperASR
+    from tierline.dialects.asr import WhisperASR
+    from tierline.dialects.decode_slots import BoxSlots
+    from tierline.dialects.inference_queue import process_queue
     from tierline.dialects.models import resolve_asr_model, resolve_readings_model
     from tierline.nlu.pipeline import Nlu
 
     t0 = time.perf_counter()
-    threads = int(os.environ.get(ENV_ASR_THREADS, "2"))
     model = os.environ.get(ENV_ASR_MODEL) or None
     readings = os.environ.get(ENV_ASR_READINGS)
     reader = resolve_readings_model(model) if readings is None else (readings or None)
-    config = AsrConfig(cpu_threads=threads)
+    config = _asr_config()
+    slots = os.environ.get(ENV_DECODE_SLOTS)
+    # the process's queue, made first so every recogniser below shares the box's budget
+    process_queue(config.parallel, BoxSlots(slots, config.parallel) if slots else None)
     asr = WhisperASR(resolve_asr_model(model), config, reader)
     if os.environ.get(ENV_DIALECT, "1") != "0":
         from tierline.dialects.call_dialect import with_dialects
@@ -67,15 +109,29 @@ def setup_process(proc: JobProcess) -> None:
     logger.info("models loaded in %.2f s (pid %s)", proc.userdata["setup_s"], proc.pid)
 
 
-def make_load_fnc(max_calls: int):
-    """Load for LiveKit's dispatcher: max(CPU use, active calls / max_calls), in [0, 1]."""
+def make_load_fnc(max_calls: int, slots_dir: str | Path | None = None, slots: int = 2):
+    """Load for LiveKit's dispatcher, in [0, 1]: the largest of
+
+    - active calls / ``max_calls``;
+    - CPU use (over half a second);
+    - decodes waiting for the box's ``slots`` (summed over the live job processes' stats in
+      ``slots_dir``) / (2 × ``slots``): at 1 a new turn waits about two decode times, the
+      point at which the SIP endpoint answers 503 (``InferenceQueue.full``).
+
+    The dispatcher sends no new call to a worker whose load is at its ``load_threshold``.
+    """
     from livekit.agents.utils.hw import get_cpu_monitor
 
+    from tierline.dialects.decode_slots import box_load
+    from tierline.dialects.inference_queue import WAITING_PER_WORKER
+
     monitor = get_cpu_monitor()
+    backlog_capacity = WAITING_PER_WORKER * slots
 
     def load(server: AgentServer) -> float:
         calls = len(server.active_jobs) / max(1, max_calls)
-        return min(1.0, max(calls, monitor.cpu_percent(interval=0.5)))
+        decodes = box_load(slots_dir).waiting / backlog_capacity if slots_dir else 0.0
+        return min(1.0, max(calls, monitor.cpu_percent(interval=0.5), decodes))
 
     return load
 
@@ -84,9 +140,11 @@ def build_server(config: LiveKitConfig, *, devmode: bool = False,
                  port: int | None = None, max_retry: int = 16) -> AgentServer:
     """The AgentServer for this deployment (explicit dispatch by ``agent_name``)."""
     w = config.worker
+    slots_dir = decode_slots_dir()
+    os.environ[ENV_DECODE_SLOTS] = str(slots_dir)  # before the job processes' forkserver starts
     server = AgentServer(
         setup_fnc=setup_process,
-        load_fnc=make_load_fnc(w.max_calls),
+        load_fnc=make_load_fnc(w.max_calls, slots_dir, _asr_config().parallel),
         load_threshold=w.load_threshold,
         num_idle_processes=1 if devmode else min(2, w.max_calls),
         initialize_process_timeout=180.0,
