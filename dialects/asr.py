@@ -355,8 +355,7 @@ class WhisperASR(ASR):
         return self.queue.full()
 
     def idle(self) -> bool:
-        stats = self.queue.stats()
-        return stats.running + stats.waiting < stats.workers
+        return self.queue.idle()
 
     def _clean(self, text: str) -> str:
         """Simplified characters, loops collapsed, punctuation-only text emptied."""
