@@ -1,0 +1,1 @@
+"""Training tools of the voice front-end (the end-of-turn model)."""

@@ -1,0 +1,1 @@
+"""Models the voice front-end ships (the end-of-turn model)."""
