@@ -81,6 +81,36 @@ def add_asr_flags(p: argparse.ArgumentParser) -> None:
                         "about a third of the ASR time)")
 
 
+def add_endpointing_flags(p: argparse.ArgumentParser) -> None:
+    """Flags of how a call is cut into caller turns (every command that listens to calls)."""
+    p.add_argument("--vad-aggressiveness", type=int, default=2, choices=range(4))
+    p.add_argument("--early-close-ms", type=int, default=300, metavar="MS",
+                   help="close a turn the end-of-turn model calls plainly finished after this "
+                        "much silence (default 300; 0: always wait the 600 ms hangover)")
+    p.add_argument("--unfinished-hangover-ms", type=int, default=1000, metavar="MS",
+                   help="wait this long before closing a turn the model calls plainly "
+                        "unfinished (default 1000; 0: the plain 600 ms)")
+
+
+def endpointing(args: argparse.Namespace):
+    """The :class:`~tierline.audio.endpointer.EndpointingConfig` the endpointing flags say.
+
+    Raises:
+        UsageError: a negative duration.
+    """
+    from tierline.audio.endpointer import ConfirmConfig, EndpointingConfig
+    from tierline.audio.vad import EndpointerConfig
+
+    for name in ("early_close_ms", "unfinished_hangover_ms"):
+        if getattr(args, name) < 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be >= 0 (0: off), "
+                             f"not {getattr(args, name)}")
+    return EndpointingConfig(
+        endpointer=EndpointerConfig(aggressiveness=args.vad_aggressiveness),
+        confirm=ConfirmConfig(early_close_ms=args.early_close_ms,
+                              unfinished_hangover_ms=args.unfinished_hangover_ms))
+
+
 def load_asr(args: argparse.Namespace, readings: bool = True):
     """Load the Whisper recogniser the ASR flags describe (a local directory, never a hub name).
 

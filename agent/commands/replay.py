@@ -13,8 +13,10 @@ from pathlib import Path
 from tierline.agent.clikit import (
     UsageError,
     add_asr_flags,
+    add_endpointing_flags,
     add_nlu_flags,
     emit,
+    endpointing,
     load_asr,
     load_nlu,
     open_out,
@@ -43,7 +45,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="caller | agent | channel number (default caller)")
     p.add_argument("--caller-channel", type=int, default=1,
                    help="caller's channel in stereo recordings (default 1; agent is 0)")
-    p.add_argument("--vad-aggressiveness", type=int, default=2, choices=range(4))
     p.add_argument("--out-of-language-queue", metavar="QUEUE",
                    choices=["care", "senior_sales", "retention", "general"],
                    help="transfer a caller whose turn is in a language the bot does not read "
@@ -54,6 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "TIERLINE_DB_URL, else $TIERLINE_HOME/crm.sqlite3)")
     p.add_argument("--no-store", action="store_true",
                    help="do not write the calls to the CRM database")
+    add_endpointing_flags(p)
     add_asr_flags(p)
     add_nlu_flags(p)
     p.set_defaults(func=run)
@@ -215,8 +217,6 @@ def run(args: argparse.Namespace) -> int:
     from tierline.agent.report import write_report
     from tierline.agent.report_media import MediaOptions, check_target
     from tierline.agent.session import CallSession, Models
-    from tierline.audio.endpointer import EndpointingConfig
-    from tierline.audio.vad import EndpointerConfig
     from tierline.segmentation.outcomes import remember_call
 
     if args.report:
@@ -226,8 +226,7 @@ def run(args: argparse.Namespace) -> int:
         realtime=args.realtime,
         channel=_parse_channel(args.channel),
         caller_channel=args.caller_channel,
-        endpointing=EndpointingConfig(
-            endpointer=EndpointerConfig(aggressiveness=args.vad_aggressiveness)),
+        endpointing=endpointing(args),
     )
     items = [_prepare(Path(p), explicit, args.debug) for p in args.audio]  # before models
     store = None if args.no_store else _open_store(args.db)  # a bad database: before models

@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 
-from tierline.agent.clikit import UsageError
+from tierline.agent.clikit import UsageError, endpointing
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -56,9 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_call_flags(p: argparse.ArgumentParser) -> None:
-    from tierline.agent.clikit import add_asr_flags, add_nlu_flags
+    from tierline.agent.clikit import add_asr_flags, add_endpointing_flags, add_nlu_flags
 
-    p.add_argument("--vad-aggressiveness", type=int, default=2, choices=range(4))
+    add_endpointing_flags(p)
     add_asr_flags(p)
     add_nlu_flags(p)
 
@@ -102,13 +102,6 @@ def _endpoint(args: argparse.Namespace):
     return config, models
 
 
-def _endpointing(args: argparse.Namespace):
-    from tierline.audio.endpointer import EndpointingConfig
-    from tierline.audio.vad import EndpointerConfig
-
-    return EndpointingConfig(endpointer=EndpointerConfig(aggressiveness=args.vad_aggressiveness))
-
-
 def run_serve(args: argparse.Namespace) -> int:
     import asyncio
     import logging
@@ -117,6 +110,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from tierline.agent.sip.server import CallManager, serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    turns = endpointing(args)  # bad flags: before the models load
     config, models = _endpoint(args)
 
     def show(call, turn) -> None:
@@ -125,7 +119,7 @@ def run_serve(args: argparse.Namespace) -> int:
     def done(record: dict) -> None:
         print(summary_line(record["call"]["id"], record), flush=True)
 
-    manager = CallManager(config, models, _endpointing(args), on_turn=show, on_record=done,
+    manager = CallManager(config, models, turns, on_turn=show, on_record=done,
                           store=_store(args))
 
     def ready() -> None:
@@ -159,12 +153,13 @@ def run_call(args: argparse.Namespace) -> int:
     if not 1 <= args.ringing_timeout <= 300:
         raise UsageError("--ringing-timeout must be between 1 and 300 seconds")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    turns = endpointing(args)  # bad flags: before the models load
     config, models = _endpoint(args)
     out, close = open_out(args.json)
     store = _store(args)
 
     async def go() -> tuple[str, int | None, dict | None]:
-        manager = CallManager(config, models, _endpointing(args), store=store)
+        manager = CallManager(config, models, turns, store=store)
         await manager.start()
         try:
             outcome, call, status = await manager.dial(target, customer, args.ringing_timeout)

@@ -103,6 +103,12 @@ def test_every_file_of_a_batch_is_tried(tmp_path: Path):
     assert report.is_file()
 
 
+@pytest.mark.parametrize("flag", ["--early-close-ms", "--unfinished-hangover-ms"])
+def test_turn_end_waits_must_not_be_negative(flag: str):
+    proc = tierline("replay", str(SAMPLES / "low_refusal_continue.wav"), flag, "-1")
+    assert_bad_input(proc, flag)
+
+
 def test_jobs_must_be_positive():
     proc = tierline("replay", str(SAMPLES / "low_refusal_continue.wav"), "--jobs", "0")
     assert_bad_input(proc, "--jobs")
