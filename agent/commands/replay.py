@@ -316,6 +316,7 @@ def run(args: argparse.Namespace) -> int:
 
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="replay") if jobs > 1 \
         else None
+    pending: list = []
     try:
         if pool is None:
             for item in items:
@@ -325,13 +326,19 @@ def run(args: argparse.Namespace) -> int:
             print(f"replaying {len(good)} files, {jobs} at a time", file=sys.stderr, flush=True)
             pending = [(item, pool.submit(replay_one, item) if item.error is None else None)
                        for item in items]
-            for item, future in pending:  # in the order given, each as soon as it is done
+            while pending:  # in the order given, each as soon as it is done
+                item, future = pending[0]
                 report(future.result() if future is not None
                        else _Done(item, _Lines(table, True), error=item.error))
+                pending.pop(0)
     finally:
         if pool is not None:
             stop.set()  # an interrupt: the calls on the line end at their next frame
             pool.shutdown(wait=True, cancel_futures=True)
+            for _, future in pending:  # calls that ended before the interrupt keep their JSON
+                if future is not None and future.done() and not future.cancelled() \
+                        and future.exception() is None:
+                    report(future.result())
         if close and out is not None:
             out.close()
         if args.report and results:
