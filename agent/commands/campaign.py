@@ -182,13 +182,14 @@ async def _run_sip(args, store, name, settings, say):
 
     from tierline.agent.campaign.dialers import SipDialer
     from tierline.agent.campaign.runner import CampaignRunner
-    from tierline.agent.commands.sip import _endpoint, _endpointing, _store
+    from tierline.agent.clikit import endpointing
+    from tierline.agent.commands.sip import _endpoint, _store
     from tierline.agent.sip.server import CallManager
 
     config, models = _endpoint(args)
     config = replace(config, server=replace(config.server, max_calls=max(
         config.server.max_calls, settings.concurrency)))
-    manager = CallManager(config, models, _endpointing(args), port=args.port,
+    manager = CallManager(config, models, endpointing(args), port=args.port,
                           store=_store(args))
     await manager.start()
     say(f"SIP endpoint on udp {manager.ua.host}:{manager.ua.port}, records in "
