@@ -205,7 +205,7 @@ class TwoStageEndpointer:
         self._speech = 0  # speech frames in the open turn
         self._silence = 0  # trailing non-speech frames in the open turn
         self._last_speech = -1  # index in _turn of the last speech frame
-        self._extended = False  # quantity rule already consulted for this pause
+        self._extended = False  # the hangover's transcript check done for this pause
         self._hold = 0  # ... and the hangover it set for this pause (frames)
         self._hint: str | None = None
         self._new_pause(0.0)

@@ -54,10 +54,8 @@ def ends_turn(text: str | None) -> bool:
         return False
     stripped = text.strip()
     bare = _TRAILING.sub("", stripped)
-    if not bare or _FILLER_ONLY.match(bare):
+    if not bare or goes_on(bare):
         return False
     if ends_inside_quantity(stripped) or ends_inside_quantity(bare):
-        return False
-    if _GOES_ON.search(bare):
         return False
     return bool(_FINAL_PUNCT.search(stripped) or _PARTICLE.search(bare))
